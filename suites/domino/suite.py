@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from vla_eval.suite import SuiteEnv
 from vla_eval.suites.robotwin.suite import RoboTwinSuite
@@ -22,4 +23,19 @@ class DominoSuite(RoboTwinSuite):
     def make_env(self, spec: EpisodeSpec, policy: PolicySpec) -> SuiteEnv:
         from vla_eval.suites.domino.driver import DominoEnv
 
-        return DominoEnv(self.protocol, spec.task_index, cameras=policy.cameras, privileged=policy.privileged)
+        return DominoEnv(
+            self.protocol,
+            spec.task_index,
+            cameras=policy.cameras,
+            privileged=policy.privileged,
+            call_actions=actions_per_call(policy, self.protocol.replan_steps),
+        )
+
+    def env_key(self, spec: EpisodeSpec, policy: PolicySpec) -> Any:
+        return (*super().env_key(spec, policy), actions_per_call(policy, self.protocol.replan_steps))
+
+
+def actions_per_call(policy: PolicySpec, default_replan: int) -> int:
+    """Actions the harness executes from each chunk: what one upstream eval_func call executes."""
+    replan = policy.replan_steps or default_replan
+    return max(1, min(int(policy.horizon), int(replan)))

@@ -37,6 +37,9 @@ class RoboTwinEnv(SuiteEnv):
 
     verified = False
     root_var = "ROBOTWIN_ROOT"
+    # RoboTwin's setup_demo leaves Python's random unseeded: seed it per episode (a deviation,
+    # see common.sample_instruction). DOMINO's setup_demo seeds it itself.
+    reseed_python_random = True
 
     def __init__(self, protocol: Protocol, task_index: int, cameras: Sequence[str] = (), privileged: bool = False):
         self.protocol = protocol
@@ -110,7 +113,10 @@ class RoboTwinEnv(SuiteEnv):
     # --- episode start -------------------------------------------------------------------
     def start_episode(self, seed: int, ep_num: int, info: dict[str, Any]) -> None:
         self.task_env.setup_demo(now_ep_num=ep_num, seed=seed, is_test=True, **self.args)
-        self.instruction = common.sample_instruction(self.describe, self.task, info["info"], self.instruction_type, seed)
+        python_seed = seed if self.reseed_python_random else None
+        self.instruction = common.sample_instruction(
+            self.describe, self.task, info["info"], self.instruction_type, python_seed
+        )
         self.task_env.set_instruction(instruction=self.instruction)
 
     def _finish_previous(self) -> None:

@@ -30,6 +30,7 @@ from vla_eval.ledger import result_row
 from vla_eval.rollout import LoopConfig, run_episodes
 from vla_eval.suite import get_suite
 from vla_eval.suites.vlnce import dataset, driver
+from vla_eval.suites.vlnce import ndtw as vlnce_ndtw
 from vla_eval.suites.vlnce.suite import VlnceSuite
 from vla_eval.types import PolicySpec
 from vla_eval.worker import WorkerCore
@@ -311,11 +312,14 @@ def _record(stop: bool, distances=DISTANCES, positions=POSITIONS) -> dict:
 
 def test_metrics_of_a_successful_episode():
     m = _record(stop=True)
-    # DTW by hand over the distinct positions Q0..Q3 (the turn adds no point):
-    # Q0-R0 0, Q1-R1 0.5, Q2-R1 sqrt(1.5^2 + 0.5^2), Q3-R2 1.5
+    # VLN-CE's locations: the distinct positions after each action (no start; the turn and STOP
+    # add no point): Q0 (0,0,.5), Q1 (1.5,0,.5), Q2 (1.5,0,2). DTW by hand:
+    # Q0-R0 0.5, Q1-R1 sqrt(1.5^2 + 0.5^2), Q2-R2 1.5 (fastdtw's window covers 3x3: the same)
     dtw = 0.5 + math.sqrt(2.5) + 1.5
-    assert metrics.dtw_distance(driver.distinct_consecutive(POSITIONS), REF) == pytest.approx(dtw)
+    assert vlnce_ndtw.measure_locations(POSITIONS) == [[0, 0, 0.5], [1.5, 0, 0.5], [1.5, 0, 2.0]]
+    assert metrics.dtw_distance(vlnce_ndtw.measure_locations(POSITIONS), REF) == pytest.approx(dtw)
     ndtw = math.exp(-dtw / (3 * 3.0))
+    assert m["ndtw_exact"] == pytest.approx(ndtw) and m["sdtw_exact"] == pytest.approx(ndtw)
     assert m["success"] is True and m["stop_called"] is True
     assert m["steps_taken"] == 5  # four moves and STOP
     assert m["path_length"] == pytest.approx(0.5 + 1.5 + 1.5)
@@ -335,6 +339,40 @@ def test_metrics_without_stop_fail():
     assert m["spl"] == 0.0 and m["sdtw"] == 0.0
     assert m["ndtw"] == pytest.approx(math.exp(-(2.0 + math.sqrt(2.5)) / 9.0))
     assert m["navigation_error"] == 1.5 and m["oracle_success"] is True
+
+
+def _vlnce_reference_ndtw(locations, gt, d=3.0):
+    """What VLN-CE's NDTW.update_metric computes from its locations list (measures.py)."""
+    from fastdtw import fastdtw
+
+    def euclidean(a, b):
+        return np.linalg.norm(np.array(b) - np.array(a), ord=2)
+
+    return float(np.exp(-fastdtw(locations, gt, dist=euclidean)[0] / (len(gt) * d)))
+
+
+def test_ndtw_is_vlnce_fastdtw_and_exact_is_kept_apart():
+    rng = np.random.default_rng(15)  # a case where fastdtw's radius-1 window misses the optimum
+    gt = np.cumsum(rng.normal(0, 1, (12, 3)) * [1, 0, 1], axis=0).tolist()
+    # a wandering path of 40 moves
+    positions = [[0.0, 0.0, 0.0]] + np.cumsum(rng.normal(0, 0.4, (40, 3)) * [1, 0, 1], axis=0).tolist()
+    rec = driver.NavRecorder(gt, 3.0)
+    rec.start(positions[0], 2.0)
+    for p in positions[1:]:
+        rec.record(p, 2.0)
+    rec.record(positions[-1], 2.0, stop=True)
+    m = rec.metrics()
+    locations = [list(map(float, p)) for p in positions[1:]]  # VLN-CE's list: after each action
+    assert m["ndtw"] == pytest.approx(_vlnce_reference_ndtw(locations, gt), rel=1e-12)
+    assert m["success"] is True and m["sdtw"] == m["ndtw"]  # STOP within 3 m
+    assert m["ndtw_exact"] == pytest.approx(metrics.ndtw(locations, gt, 3.0), rel=1e-12)
+    assert m["ndtw"] < m["ndtw_exact"]  # fastdtw's distance is larger here: the two differ
+    # the start is not one of VLN-CE's locations: with it, the value changes
+    assert m["ndtw"] != pytest.approx(_vlnce_reference_ndtw(positions, gt), rel=1e-9)
+    # recomputed from what the ledger row keeps
+    again = vlnce_ndtw.from_row(json.loads(json.dumps(m)))
+    for k in ("ndtw", "sdtw", "ndtw_exact", "sdtw_exact"):
+        assert again[k] == pytest.approx(m[k], rel=1e-4)
 
 
 def test_stop_far_from_goal_and_the_strict_radius():

@@ -105,6 +105,8 @@ class VlnceSuite(Suite):
         problems = []
         if importlib.util.find_spec("habitat_sim") is None:
             problems.append(f"habitat-sim is not installed here: {INSTALL_HINT}")
+        if importlib.util.find_spec("fastdtw") is None:
+            problems.append("fastdtw (VLN-CE's nDTW) is not installed here: pip install fastdtw==0.3.4")
         d = self.data_dir()
         if d is None:
             problems.append(f"dataset not configured: set {DATA_ENV} (see suites/vlnce/env.toml)")
@@ -123,6 +125,8 @@ class VlnceSuite(Suite):
     def prepare(self) -> Dict[str, str]:
         if importlib.util.find_spec("habitat_sim") is None:
             raise SimulatorUnavailable(f"suite {self.name}: habitat-sim is not installed here: {INSTALL_HINT}")
+        if importlib.util.find_spec("fastdtw") is None:
+            raise SimulatorUnavailable(f"suite {self.name}: fastdtw (VLN-CE's nDTW) is not installed here: pip install fastdtw==0.3.4")
         self.files()
         data = self.data_dir()
         scenes = self.scenes_dir()
@@ -158,4 +162,4 @@ class VlnceSuite(Suite):
 
     def versions(self) -> Dict[str, str]:
         found = package_versions("habitat-sim", "habitat_sim")
-        return {"habitat-sim": v for v in list(found.values())[:1]}
+        return {**{"habitat-sim": v for v in list(found.values())[:1]}, **package_versions("fastdtw")}

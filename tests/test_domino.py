@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_robotwin import FAKE_TASK, make_fake_root
+from tests.test_robotwin import FAKE_TASK, fake_packages, make_fake_root
 from vla_eval.suite import TaskSpec, get_suite
 from vla_eval.suites.domino import metrics as dm
 
@@ -43,7 +43,7 @@ def test_protocol():
     assert p.cameras == ("head_camera", "left_camera", "right_camera") and p.image_size == (240, 320)
     assert p.action_dim == 14
     d = tomllib.loads((ROOT / "suites" / "domino" / "env.toml").read_text())
-    assert "torch==2.13.0" in d["requirements"]
+    assert "torch==2.4.1" in d["requirements"] and d["setup"] == "setup_env.sh"
 
 
 def test_episode_metrics_hand_computed():
@@ -144,16 +144,12 @@ def fake_domino(tmp_path, monkeypatch):
         extra_cfg="use_dynamic: true\ndynamic_level: 1\ndynamic_coefficient: 0.1\n",
     )  # fmt: skip
     (root / "envs" / "domino_task.py").write_text(textwrap.dedent(DOMINO_TASK))
-    (root / "script").mkdir()
     (root / "script" / "eval_metrics.py").write_text(TRACKER)
     monkeypatch.setenv("DOMINO_ROOT", str(root))
     monkeypatch.setenv("VLA_EVAL_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
-    saved = list(sys.path)
-    yield root
-    sys.path[:] = saved
-    for m in [m for m in sys.modules if m in ("envs", "generate_episode_instructions", "eval_metrics") or m.startswith("envs.")]:
-        del sys.modules[m]
+    with fake_packages(tmp_path / "site"):
+        yield root
 
 
 def _env(n_eps=4, suite_name="domino", call_actions=1):

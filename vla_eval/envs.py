@@ -139,7 +139,7 @@ def create(suite_name: str, recreate: bool = False) -> Path:
     pip("--no-deps", *_source())
     if spec.setup:
         script = spec.folder / spec.setup
-        r = subprocess.run(["bash", str(script)], cwd=spec.folder, env={**os.environ, "VLA_EVAL_ENV_DIR": str(d)})
+        r = subprocess.run(["bash", str(script)], cwd=spec.folder, env={**os.environ, "VLA_EVAL_ENV_DIR": str(d), "VLA_EVAL_SUITE": suite_name})
         if r.returncode != 0:
             raise UsageError(f"the {spec.key} setup script {script.name} exited {r.returncode}")
     check = subprocess.run(

@@ -61,12 +61,7 @@ class DominoEnv(RoboTwinEnv):
             raise ValueError(f"call_actions must be >= 1, got {call_actions}")
         self.call_actions = 1 if self.granularity == "per_action" else int(call_actions)
         self._since_check = 0
-        super().__init__(protocol, task_index, cameras=cameras, privileged=privileged)
-        import sys
-
-        script = str(self.root / "script")
-        if script not in sys.path:
-            sys.path.insert(0, script)
+        super().__init__(protocol, task_index, cameras=cameras, privileged=privileged)  # script/ is on sys.path
         self.EvalMetricsTracker = importlib.import_module("eval_metrics").EvalMetricsTracker
         self.use_dynamic = bool(self.args.get("use_dynamic", False))
         for key in ("use_dynamic", "dynamic_level", "dynamic_coefficient"):

@@ -14,10 +14,14 @@ class DominoSuite(RoboTwinSuite):
     protocol_file = Path(__file__).with_name("protocol.toml")
     verified = False
     root_var = "DOMINO_ROOT"
+    checkout = "DOMINO"  # where `vla-eval env create domino` clones it: <env>/src/DOMINO
+    env_suite = "domino"
+    setup_script = Path(__file__).with_name("setup_env.sh")
+    extra_modules = ("eval_metrics",)  # script/eval_metrics.py (EvalMetricsTracker)
     install_hint = (
-        "DOMINO is not installed here: clone H-EmbodVis/DOMINO, run its script/_install.sh and "
-        "script/_download_assets.sh in `vla-eval env create domino`'s environment, and set DOMINO_ROOT "
-        "to the clone (needs an NVIDIA GPU)"
+        "DOMINO is not installed here: `vla-eval env create domino` (clones H-EmbodVis/DOMINO, installs its "
+        "pinned requirements, pytorch3d and cuRobo, downloads its assets; NVIDIA GPU with nvcc), or set "
+        "DOMINO_ROOT to a checkout installed by its script/_install.sh"
     )
 
     def make_env(self, spec: EpisodeSpec, policy: PolicySpec) -> SuiteEnv:

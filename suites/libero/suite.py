@@ -15,6 +15,7 @@ from vla_eval.types import EpisodeSpec, PolicySpec
 INSTALL_HINT = "install it with: pip install 'vla-evalkit[libero]' (or run `make install`)"
 class LiberoSuite(Suite):
     protocol_file = Path(__file__).with_name("protocol.toml")
+    render_backend = "egl"  # MuJoCo offscreen (vla-eval doctor; prepare() picks EGL or OSMesa)
 
     def availability(self) -> tuple[bool, str]:
         missing = [m for m in ("libero", "robosuite", "mujoco") if importlib.util.find_spec(m) is None]

@@ -40,6 +40,7 @@ def _package_dir(name: str) -> Path | None:
 class RobocasaSuite(Suite):
     protocol_file = HERE / "protocol.toml"
     verified = False  # not yet run against the simulator
+    render_backend = "egl"  # MuJoCo offscreen (vla-eval doctor; prepare() picks EGL or OSMesa)
 
     def availability(self) -> tuple[bool, str]:
         missing = [m for m in ("robocasa", "robosuite", "mujoco", "gymnasium") if importlib.util.find_spec(m) is None]

@@ -18,11 +18,46 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from vla_eval.diagnose import Finding
 from vla_eval.suite import Protocol, SuiteEnv
 from vla_eval.suites.robotwin import common
 from vla_eval.types import EpisodeSpec, Observation
 
 verified = False
+
+
+def enter_checkout(root: Path) -> None:
+    """Upstream reads ./task_config, ./assets, ./description relative to its root and imports
+    ``envs``, ``policy`` and ``generate_episode_instructions`` from there (eval_policy.py's sys.path)."""
+    os.chdir(root)
+    for p in (str(root / "script"), str(root / "description" / "utils"), str(root / "policy"), str(root)):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+
+
+def import_check(root: Path, task: str, deps: Sequence[Any], extra: Sequence[str] = ()) -> Finding:
+    """Import what the driver imports (envs, envs._base_task, envs.<task>, the instruction
+    generator, ``extra``) in this process; a failure names the missing module and its fix."""
+    by_module = {d.module: d for d in deps}
+    enter_checkout(root)
+    modules = ["envs", "envs._base_task", f"envs.{task}", "generate_episode_instructions", *extra]
+    check = f"import the upstream code ({', '.join(modules)})"
+    try:
+        for m in modules:
+            importlib.import_module(m)
+    except ModuleNotFoundError as e:
+        top = (e.name or "").split(".")[0]
+        d = by_module.get(top)
+        fix = f"pip install '{d.requirement}'" if d else f"install the module {top!r} in this environment"
+        return Finding(check, False, f"{m}: {type(e).__name__}: {e}", fix)
+    except ImportError as e:
+        if "CuroboPlanner" in str(e):
+            return Finding(check, False, f"{m}: {e} (planner.py defines it only when cuRobo imports)",
+                           "install cuRobo v0.7.8 built against the recipe's torch (the setup script does)")  # fmt: skip
+        return Finding(check, False, f"{m}: {type(e).__name__}: {e}", "fix the import error the message names")
+    except Exception as e:  # anything raised at import time
+        return Finding(check, False, f"{m}: {type(e).__name__}: {e}", "fix the error the message names")
+    return Finding(check, True, "imported")
 
 
 def _yaml(path: Path) -> Any:
@@ -51,10 +86,7 @@ class RoboTwinEnv(SuiteEnv):
         self.config_name = str(extra["task_config"])
         self.instruction_type = str(extra.get("instruction_type", "unseen"))
         self.root = Path(os.environ[self.root_var]).resolve()
-        os.chdir(self.root)  # upstream reads ./task_config, ./assets, ./description relative to its root
-        for p in (str(self.root / "description" / "utils"), str(self.root / "policy"), str(self.root)):
-            if p not in sys.path:
-                sys.path.insert(0, p)
+        enter_checkout(self.root)
         from envs import CONFIGS_PATH  # noqa: E402 - RoboTwin
         from envs.utils.create_actor import UnStableError
 

@@ -38,6 +38,7 @@ INSTALL_HINT = "install it from conda in its own env and run with --python <that
 class VlnceSuite(Suite):
     protocol_file = HERE / "protocol.toml"
     verified = False  # not yet run against the simulator
+    render_backend = "egl"  # habitat-sim headless builds render through EGL (vla-eval doctor)
 
     def __init__(self, name: str, data_dir: Optional[os.PathLike] = None, scenes_dir: Optional[os.PathLike] = None):
         super().__init__(name)

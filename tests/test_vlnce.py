@@ -144,7 +144,12 @@ def test_labels_and_env_toml():
     assert VlnceSuite.verified is False and driver.VlnceEnv.verified is False
     doc = tomllib.loads((SUITE_DIR / "env.toml").read_text())
     assert all(isinstance(r, str) for r in doc["requirements"])
-    assert any("habitat-sim" in c for c in doc["conda"])
+    # habitat-sim 0.3.4: the first release with conda builds for Python 3.10-3.12; fastdtw: VLN-CE's nDTW
+    assert doc["conda_env"]["packages"] == ["habitat-sim=0.3.4", "headless"]
+    assert doc["conda_env"]["python"] == "3.11" and "aihabitat" in doc["conda_env"]["channels"]
+    assert "fastdtw==0.3.4" in doc["requirements"] and doc["setup"] == "setup_env.sh"
+    script = (SUITE_DIR / "setup_env.sh").read_text()
+    assert "R2R_VLNCE_v1-3_preprocessed" in script and "RxR_VLNCE_v0" in script and "download_mp.py" in script
     assert "VLA_EVAL_VLNCE_DATA" in doc["notes"] and "VLA_EVAL_VLNCE_SCENES" in doc["notes"]
     assert not [r for r in doc["requirements"] if r.startswith("torch") and r != "torch==2.13.0"]
 
@@ -644,3 +649,31 @@ def test_real_r2r_episode_with_the_oracle():
         assert m["success"] is True and m["ndtw"] > 0.5
     finally:
         env.close()
+
+
+# --------------------------------------------------------------------------------------------
+# vla-eval doctor's checks (a fake habitat_sim module; the small dataset files)
+# --------------------------------------------------------------------------------------------
+def test_diagnose_names_missing_scenes_and_passes_when_they_are_there(tmp_path, monkeypatch):
+    site = tmp_path / "site" / "habitat_sim"
+    site.mkdir(parents=True)
+    (site / "__init__.py").write_text("__version__ = '0.3.4'\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.delitem(sys.modules, "habitat_sim", raising=False)
+    data = make_r2r(tmp_path / "data")
+    scenes = tmp_path / "scenes"
+    s = r2r_suite(data, scenes=scenes)
+    found = {f.check: f for f in s.diagnose()}
+    assert found["import-time dependencies"].ok and found["version habitat-sim"].ok
+    assert found["episodes"].ok and "3 of 3" in found["episodes"].detail
+    assert not found["scenes"].ok and "download_mp.py" in found["scenes"].fix
+    (scenes / "mp3d" / "scanA").mkdir(parents=True)
+    (scenes / "mp3d" / "scanA" / "scanA.glb").write_text("")
+    assert all(f.ok for f in s.diagnose())
+    sys.modules.pop("habitat_sim", None)
+
+
+def test_diagnose_without_data_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("VLA_EVAL_ENVS", str(tmp_path / "envs"))  # no built environment either
+    found = {f.check: f for f in VlnceSuite("r2r_val_unseen").diagnose()}
+    assert not found["episodes"].ok and found["episodes"].fix.startswith("vla-eval env create r2r_val_unseen")

@@ -49,6 +49,7 @@ class Dependency:
     module: str
     requirement: str
     imported_by: str
+    fix: str = ""  # when it is not `pip install '<requirement>'`
 
 
 def dependency_findings(deps: Iterable[Dependency], install: str = "pip install") -> list[Finding]:
@@ -61,7 +62,7 @@ def dependency_findings(deps: Iterable[Dependency], install: str = "pip install"
             found = False
         if not found:
             out.append(Finding(f"import {d.module}", False, f"not installed (imported by {d.imported_by})",
-                               f"{install} '{d.requirement}'"))  # fmt: skip
+                               d.fix or f"{install} '{d.requirement}'"))  # fmt: skip
     if not out:
         names = ", ".join(d.module for d in deps)
         out.append(Finding("import-time dependencies", True, f"all present ({names})"))

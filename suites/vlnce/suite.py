@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from vla_eval.diagnose import Dependency, Finding, dependency_findings
 from vla_eval.errors import SimulatorUnavailable, UsageError
 from vla_eval.suite import Suite, SuiteEnv, package_versions, parse_index_set
 from vla_eval.suites.vlnce.dataset import (
@@ -122,6 +123,40 @@ class VlnceSuite(Suite):
         if problems:
             return False, f"{note}; " + "; ".join(problems)
         return True, note
+
+    def diagnose(self) -> List[Finding]:
+        """vla-eval doctor, in the suite's interpreter: habitat-sim, fastdtw, episodes, scenes."""
+        fix_env = f"vla-eval env create {self.name}"
+        out = dependency_findings(
+            [
+                Dependency("habitat_sim", "habitat-sim=0.3.4", "the driver (suites/vlnce/driver.py)",
+                           fix=f"{fix_env} (conda: habitat-sim=0.3.4 headless from channel aihabitat)"),
+                Dependency("fastdtw", "fastdtw==0.3.4", "VLN-CE's NDTW measure (suites/vlnce/ndtw.py)"),
+            ]
+        )
+        if all(f.ok for f in out):
+            import habitat_sim
+
+            version = str(getattr(habitat_sim, "__version__", "unknown"))
+            major_minor = tuple(int(x) for x in version.split(".")[:2] if x.isdigit())
+            ok = len(major_minor) == 2 and major_minor >= (0, 2)
+            out.append(Finding("version habitat-sim", ok, f"{version} (the recipe installs 0.3.4; the driver needs >= 0.2)",
+                               "" if ok else f"{fix_env} --recreate"))  # fmt: skip
+        try:
+            total, eps = self.episodes()
+            out.append(Finding("episodes", True, f"{len(eps)} of {total} in {self.files().episodes}"))
+        except UsageError as e:
+            out.append(Finding("episodes", False, str(e), f"{fix_env} (downloads them), or set {DATA_ENV}"))
+            return out
+        scenes = self.scenes_dir()
+        missing = sorted({e.scene_id for e in eps if scenes is None or not scene_path(e.scene_id, scenes).is_file()})
+        if missing:
+            out.append(Finding("scenes", False, f"{len(missing)} scene(s) of the split missing under {scenes}, e.g. {missing[0]}",
+                               "python2.7 download_mp.py --task habitat (Matterport3D terms) and unpack into "
+                               f"{scenes}/mp3d, or set {SCENES_ENV}"))  # fmt: skip
+        else:
+            out.append(Finding("scenes", True, f"all scenes of the split under {scenes}"))
+        return out
 
     def prepare(self) -> Dict[str, str]:
         if importlib.util.find_spec("habitat_sim") is None:

@@ -33,7 +33,7 @@ from vla_eval.suites.vlnce.dataset import (
 from vla_eval.types import EpisodeSpec, PolicySpec
 
 HERE = Path(__file__).parent
-INSTALL_HINT = "install it from conda in its own env and run with --python <that env's python> (suites/vlnce/env.toml)"
+INSTALL_HINT = "vla-eval env create r2r_val_unseen (a conda environment with habitat-sim 0.3.4 headless; see suites/vlnce/env.toml), or run with --python <a habitat-sim env's python>"
 
 
 class VlnceSuite(Suite):

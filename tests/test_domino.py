@@ -5,7 +5,6 @@ rules (object_not_lifted, out_of_bounds, skipped seeds) against a fake DOMINO ch
 from __future__ import annotations
 
 import math
-import sys
 import textwrap
 import tomllib
 from dataclasses import replace

@@ -5,7 +5,6 @@ rules (object_not_lifted, out_of_bounds, skipped seeds) against a fake DOMINO ch
 from __future__ import annotations
 
 import math
-import sys
 import textwrap
 import tomllib
 from dataclasses import replace
@@ -14,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_robotwin import FAKE_TASK, make_fake_root
+from tests.test_robotwin import FAKE_TASK, fake_packages, make_fake_root
 from vla_eval.suite import TaskSpec, get_suite
 from vla_eval.suites.domino import metrics as dm
 
@@ -43,7 +42,7 @@ def test_protocol():
     assert p.cameras == ("head_camera", "left_camera", "right_camera") and p.image_size == (240, 320)
     assert p.action_dim == 14
     d = tomllib.loads((ROOT / "suites" / "domino" / "env.toml").read_text())
-    assert "torch==2.13.0" in d["requirements"]
+    assert "torch==2.4.1" in d["requirements"] and d["setup"] == "setup_env.sh"
 
 
 def test_episode_metrics_hand_computed():
@@ -69,6 +68,7 @@ def test_episode_metrics_hand_computed():
 
 
 DOMINO_TASK = FAKE_TASK + '''
+import random
 class _Pose:
     def __init__(self, p): self.p = np.asarray(p, dtype=np.float64)
 class _Actor:
@@ -76,6 +76,12 @@ class _Actor:
     def get_pose(self): return _Pose([0.1, 0.0, self.z])
 DYN_FAILS = {100003}
 class domino_task(fake_task):
+    def setup_demo(self, now_ep_num=0, seed=0, is_test=False, **kw):
+        # DOMINO's _init_task_env_ seeds numpy, torch and Python's random with the episode seed,
+        # and the scene set-up then draws from random (object choice, placement).
+        random.seed(seed)
+        random.random()
+        super().setup_demo(now_ep_num=now_ep_num, seed=seed, is_test=is_test, **kw)
     def extra_setup(self):
         self.actor = _Actor()
         self._eval_target_actor = self.actor
@@ -137,25 +143,21 @@ def fake_domino(tmp_path, monkeypatch):
         extra_cfg="use_dynamic: true\ndynamic_level: 1\ndynamic_coefficient: 0.1\n",
     )  # fmt: skip
     (root / "envs" / "domino_task.py").write_text(textwrap.dedent(DOMINO_TASK))
-    (root / "script").mkdir()
     (root / "script" / "eval_metrics.py").write_text(TRACKER)
     monkeypatch.setenv("DOMINO_ROOT", str(root))
     monkeypatch.setenv("VLA_EVAL_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
-    saved = list(sys.path)
-    yield root
-    sys.path[:] = saved
-    for m in [m for m in sys.modules if m in ("envs", "generate_episode_instructions", "eval_metrics") or m.startswith("envs.")]:
-        del sys.modules[m]
+    with fake_packages(tmp_path / "site"):
+        yield root
 
 
-def _env(n_eps=4):
+def _env(n_eps=4, suite_name="domino", call_actions=1):
     from vla_eval.suites.domino.driver import DominoEnv
 
-    suite = get_suite("domino")
+    suite = get_suite(suite_name)
     proto = replace(suite.protocol, tasks=(TaskSpec("domino_task", "domino task", n_eps, 7),))
     specs = [replace(s, task="domino_task") for s in suite.plan(tasks="0", episodes=f"0:{n_eps}")]
-    return DominoEnv(proto, 0, cameras=()), specs
+    return DominoEnv(proto, 0, cameras=(), call_actions=call_actions), specs
 
 
 def test_driver_rules_against_fake_domino(fake_domino):
@@ -207,3 +209,103 @@ def test_protocol_setting_mismatch_is_refused(fake_domino):
     cfg.write_text(cfg.read_text().replace("dynamic_coefficient: 0.1", "dynamic_coefficient: 0.3"))
     with pytest.raises(RuntimeError, match="dynamic_coefficient"):
         _env()
+
+
+def _expected_instruction(root, seed, reseed):
+    """The instruction eval_policy.py draws for `seed` with the fake's setup_demo (DOMINO seeds
+    Python's random inside it, then the scene draws from it)."""
+    import importlib.util
+    import random
+
+    spec = importlib.util.spec_from_file_location("_desc", root / "description" / "utils" / "generate_episode_instructions.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    random.seed(seed)
+    random.random()
+    np.random.seed(seed)
+    if reseed:
+        random.seed(seed)
+    out = mod.generate_episode_descriptions("domino_task", [{"{A}": "red block", "{a}": "left"}], 100)
+    return str(np.random.choice(out[0]["unseen"]))
+
+
+def test_instruction_is_domino_own_draw_without_reseeding(fake_domino):
+    env, specs = _env()
+    seeds = []
+    for spec in specs[:3]:
+        env.reset(spec)
+        seeds.append(env.env_seed)
+        assert env.instruction == _expected_instruction(fake_domino, env.env_seed, reseed=False)
+    env.close()
+    # re-seeding (what version 1 did) draws another instruction for at least one of these seeds,
+    # so this test tells the two apart
+    assert any(
+        _expected_instruction(fake_domino, s, reseed=True) != _expected_instruction(fake_domino, s, reseed=False)
+        for s in seeds
+    )
+
+
+def test_per_call_checks_miss_what_happens_inside_a_call(fake_domino):
+    """per_call: the lift and out-of-bounds checks see the state at the end of each call only."""
+    env, specs = _env(call_actions=3)
+    assert env.granularity == "per_call" and env.call_actions == 3
+    env.reset(specs[1])  # seed 100004
+    up, down, succeed, oob = (np.zeros(14) for _ in range(4))
+    up[3] = 0.1
+    succeed[0] = 1.0
+    oob[1] = 1.0
+    # leaves the bounds on the first action of a call, back in on the second: not seen
+    assert env.step(oob)[1] is False and env.step(down)[1] is False
+    assert env.step(down)[1] is False and env.checks_run == 1
+    # lifted and put down within one call, then success at the end of the next: not lifted
+    env.step(up)
+    env.step(down)
+    _, done, _ = env.step(down)
+    assert not done and env.checks_run == 2
+    _, done, _ = env.step(succeed)  # eval_success ends the call at once (upstream's take_action stops)
+    r = env.result()
+    assert done and r["success"] is False and r["fail_reason"] == "object_not_lifted"
+    assert r["check_granularity"] == "per_call" and r["actions_per_check"] == 3 and r["checks_run"] == 3
+    env.close()
+
+
+def test_per_action_checks_see_every_action(fake_domino):
+    env, specs = _env(suite_name="domino_per_action", call_actions=3)
+    assert env.granularity == "per_action" and env.call_actions == 1
+    env.reset(specs[1])
+    oob = np.zeros(14)
+    oob[1] = 1.0
+    _, done, _ = env.step(oob)
+    r = env.result()
+    assert done and r["fail_reason"] == "out_of_bounds" and r["check_granularity"] == "per_action"
+    env.reset(specs[2])
+    up, down, succeed = np.zeros(14), np.zeros(14), np.zeros(14)
+    up[3] = 0.1
+    succeed[0] = 1.0
+    env.step(up)
+    env.step(down)
+    _, done, _ = env.step(succeed)
+    assert done and env.result()["success"] is True
+    env.close()
+
+
+def test_step_limit_ends_a_call(fake_domino):
+    env, specs = _env(call_actions=5)  # the fake's step_lim is 7: the second call is cut at 7
+    env.reset(specs[0])
+    for _ in range(7):
+        env.step(np.zeros(14))
+    assert env.checks_run == 2
+
+
+def test_actions_per_call_and_protocol_versions():
+    from vla_eval.suites.domino.suite import actions_per_call
+    from vla_eval.types import PolicySpec
+
+    assert actions_per_call(PolicySpec(name="p", action_dim=14, horizon=50), 50) == 50
+    assert actions_per_call(PolicySpec(name="p", action_dim=14, horizon=8), 50) == 8
+    assert actions_per_call(PolicySpec(name="p", action_dim=14, horizon=64, replan_steps=25), 50) == 25
+    a, b = get_suite("domino"), get_suite("domino_per_action")
+    assert a.protocol.extra["check_granularity"] == "per_call"
+    assert b.protocol.extra["check_granularity"] == "per_action"
+    assert a.protocol.version == b.protocol.version == "2"
+    assert [t.name for t in a.protocol.tasks] == [t.name for t in b.protocol.tasks]

@@ -285,10 +285,10 @@ def test_reference_rows_hold_protocols_section_8():
     assert get[("ABot-M0", "robocasa_gr1", "default", "SR", "")].value == 58.3
     pi0_hard = get[("pi0", "robotwin_hard", "demo_randomized", "SR", "")]
     assert pi0_hard.value == 16.34 and pi0_hard.training_protocol.startswith("single-task")
-    assert get[("StarVLA-OFT", "domino", "demo_clean_dynamic", "MS", "")].value == 30.49
+    assert get[("StarVLA-OFT", "domino_per_action", "demo_clean_dynamic", "MS", "")].value == 30.49
     assert get[("StreamVLN", "rxr_val_unseen", "val_unseen", "nDTW", "")].value == 61.9
     assert {r.suite for r in rows} == {  # this harness's suite names (and the LIBERO benchmark row)
-        *LIBERO4, "libero_avg", "simpler_widowx", "robocasa_gr1", "robotwin_easy", "robotwin_hard", "domino",
+        *LIBERO4, "libero_avg", "simpler_widowx", "robocasa_gr1", "robotwin_easy", "robotwin_hard", "domino", "domino_per_action",
         "r2r_val_unseen", "rxr_val_unseen"}
     assert all(r.source and r.training_protocol for r in rows)
     assert all(r.ours is not None for r in rows)  # every published metric maps onto one of ours

@@ -417,3 +417,19 @@ def test_prepare_names_missing_assets(tmp_path, monkeypatch):
         d.mkdir(parents=True)
         (d / "x.xml").write_text("")
     s._check_assets()
+
+
+def test_doctor_checks_follow_the_recipe():
+    """vla-eval doctor's module list and pins are env.toml's; without robocasa it says to build the env."""
+    from vla_eval.suites.robocasa.suite import DEPENDENCIES, PINS
+
+    doc = tomllib.loads((ROOT / "suites" / "robocasa" / "env.toml").read_text())
+    reqs = set(doc["requirements"])
+    for d in DEPENDENCIES:
+        if d.module != "robocasa":
+            assert d.requirement in reqs, d
+    for dist, version in PINS.items():
+        assert f"{dist}=={version}" in reqs
+    found = {f.check: f for f in get_suite("robocasa_gr1").diagnose()}
+    if "import robocasa" in found:  # robocasa is not installed in the test environment
+        assert found["import robocasa"].fix == "vla-eval env create robocasa_gr1"

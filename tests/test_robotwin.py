@@ -4,9 +4,10 @@ eval args, and the driver's control flow against a fake RoboTwin checkout (no si
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import sys
-import textwrap
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -14,8 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.fake_robotwin import FAKE_TASK, make_fake_root, write_packages
 from vla_eval.suite import TaskSpec, get_suite
 from vla_eval.suites.robotwin import common
+
+__all__ = ["FAKE_TASK", "fake_packages", "make_fake_root"]  # shared with test_domino
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +58,13 @@ def test_protocol_matches_protocols_md(suite, config):
 
 def test_env_toml():
     d = tomllib.loads((ROOT / "suites" / "robotwin" / "env.toml").read_text())
-    assert "torch==2.13.0" in d["requirements"] and "sapien==3.0.0b1" in d["requirements"]
+    # the torch cuRobo and pytorch3d are compiled against (RoboTwin's requirements.txt), h5py
+    # (envs/utils imports it), the hub client of the asset download; cuRobo by the setup script
+    for req in ("torch==2.4.1", "sapien==3.0.0b1", "mplib==0.2.1", "h5py==3.11.0", "huggingface_hub==0.25.0"):
+        assert req in d["requirements"], req
+    assert d["setup"] == "setup_env.sh" and (ROOT / "suites" / "robotwin" / "setup_env.sh").exists()
+    script = (ROOT / "suites" / "robotwin" / "setup_upstream.sh").read_text()
+    assert "curobo.git" in script and "v0.7.8" in script and "_download_assets.sh" in script
 
 
 def test_expert_seeds_are_the_first_solvable_seeds_and_cached(tmp_path):
@@ -145,83 +155,27 @@ def test_build_eval_args():
 
 
 # --------------------------------------------------------------------------------------------
-# A fake RoboTwin checkout: the upstream API the driver calls, with scripted behaviour.
+# A fake RoboTwin checkout (tests/fake_robotwin.py): upstream's import structure, scripted tasks.
 # --------------------------------------------------------------------------------------------
-FAKE_TASK = '''
-import numpy as np
-from envs.utils.create_actor import UnStableError
-UNSTABLE = {100000}
-EXPERT_FAILS = {100001}
-class fake_task:
-    log = []
-    def setup_demo(self, now_ep_num=0, seed=0, is_test=False, **kw):
-        np.random.seed(seed)
-        self.seed = seed
-        self.kw = kw
-        self.log.append(("setup", seed, now_ep_num))
-        if seed in UNSTABLE:
-            raise UnStableError("unstable")
-        self.take_action_cnt = 0
-        self.step_lim = 7
-        self.eval_success = False
-        self.plan_success = True
-        self.qpos = np.zeros(14)
-        self.extra_setup()
-    def extra_setup(self):
-        pass
-    def play_once(self):
-        self.log.append(("expert", self.seed))
-        self.plan_success = self.seed not in EXPERT_FAILS
-        return {"info": {"{A}": "red block", "{a}": "left"}}
-    def check_success(self):
-        return self.plan_success
-    def close_env(self, clear_cache=False):
-        self.log.append(("close", clear_cache))
-    def set_instruction(self, instruction=None):
-        self.instruction = instruction
-    def get_obs(self):
-        return {"observation": {c: {"rgb": np.zeros((240, 320, 3), np.uint8)} for c in ("head_camera", "left_camera", "right_camera")},
-                "joint_action": {"vector": self.qpos.copy()}, "endpose": {"left_gripper": 1.0}}
-    def take_action(self, action, action_type="qpos"):
-        if self.take_action_cnt == self.step_lim or self.eval_success:
-            return
-        self.take_action_cnt += 1
-        self.qpos = np.asarray(action, dtype=np.float64)
-        if self.qpos[0] > 0.5:
-            self.eval_success = True
-'''
-DESCRIBE = '''
-import random
-def generate_episode_descriptions(task_name, episodes, max_descriptions=1000000):
-    t = ["pick {A} with {a}", "grab {A} using {a}", "take {A}"]
-    random.shuffle(t)
-    out = [s.replace("{A}", "the " + episodes[0]["{A}"]).replace("{a}", "the left arm") for s in t]
-    return [{"episode_index": 0, "seen": out, "unseen": [s + "!" for s in out]}]
-'''
+UPSTREAM_MODULES = ("envs", "generate_episode_instructions", "eval_metrics")
 
 
-def make_fake_root(tmp_path: Path, task_py: str = FAKE_TASK, config: str = "demo_clean", extra_cfg: str = "") -> Path:
-    root = tmp_path / "RoboTwin"
-    (root / "envs" / "utils").mkdir(parents=True)
-    (root / "envs" / "__init__.py").write_text(f"CONFIGS_PATH = {str(root / 'task_config') + '/'!r}\n")
-    (root / "envs" / "_base_task.py").write_text("")
-    (root / "envs" / "utils" / "__init__.py").write_text("")
-    (root / "envs" / "utils" / "create_actor.py").write_text("class UnStableError(Exception):\n    pass\n")
-    (root / "envs" / "fake_task.py").write_text(textwrap.dedent(task_py))
-    (root / "description" / "utils").mkdir(parents=True)
-    (root / "description" / "utils" / "generate_episode_instructions.py").write_text(DESCRIBE)
-    (root / "task_config").mkdir()
-    (root / "task_config" / f"{config}.yml").write_text(
-        "embodiment: [aloha-agilex]\ncamera:\n  head_camera_type: D435\nclear_cache_freq: 2\n"
-        "data_type:\n  rgb: true\n  qpos: true\ndomain_randomization:\n  cluttered_table: false\n" + extra_cfg
-    )
-    (root / "task_config" / "_camera_config.yml").write_text("D435:\n  fovy: 37\n  w: 320\n  h: 240\n")
-    (root / "task_config" / "_embodiment_config.yml").write_text("aloha-agilex:\n  file_path: ./assets/embodiments/aloha-agilex/\n")
-    (root / "assets" / "embodiments" / "aloha-agilex").mkdir(parents=True)
-    (root / "assets" / "embodiments" / "aloha-agilex" / "config.yml").write_text(
-        "arm_joints_name: [[a, b, c, d, e, f], [a, b, c, d, e, f]]\n"
-    )
-    return root
+@contextlib.contextmanager
+def fake_packages(folder: Path, omit=()):
+    """The fake third-party packages on sys.path (first); every module loaded from them or from a
+    fake checkout is forgotten afterwards."""
+    write_packages(folder, omit=omit)
+    saved_path = list(sys.path)
+    sys.path.insert(0, str(folder))
+    try:
+        yield folder
+    finally:
+        sys.path[:] = saved_path
+        for m, mod in list(sys.modules.items()):
+            f = str(getattr(mod, "__file__", None) or "")
+            if m.split(".")[0] in UPSTREAM_MODULES or f.startswith(str(folder)):
+                del sys.modules[m]
+        importlib.invalidate_caches()
 
 
 @pytest.fixture
@@ -230,11 +184,8 @@ def fake_robotwin(tmp_path, monkeypatch):
     monkeypatch.setenv("ROBOTWIN_ROOT", str(root))
     monkeypatch.setenv("VLA_EVAL_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
-    saved_path = list(sys.path)
-    yield root
-    sys.path[:] = saved_path
-    for m in [m for m in sys.modules if m == "envs" or m.startswith("envs.") or m == "generate_episode_instructions"]:
-        del sys.modules[m]
+    with fake_packages(tmp_path / "site"):
+        yield root
 
 
 def test_driver_against_fake_robotwin(fake_robotwin):

@@ -30,6 +30,7 @@ from vla_eval.ledger import result_row
 from vla_eval.rollout import LoopConfig, run_episodes
 from vla_eval.suite import get_suite
 from vla_eval.suites.vlnce import dataset, driver
+from vla_eval.suites.vlnce import ndtw as vlnce_ndtw
 from vla_eval.suites.vlnce.suite import VlnceSuite
 from vla_eval.types import PolicySpec
 from vla_eval.worker import WorkerCore
@@ -143,7 +144,12 @@ def test_labels_and_env_toml():
     assert VlnceSuite.verified is False and driver.VlnceEnv.verified is False
     doc = tomllib.loads((SUITE_DIR / "env.toml").read_text())
     assert all(isinstance(r, str) for r in doc["requirements"])
-    assert any("habitat-sim" in c for c in doc["conda"])
+    # habitat-sim 0.3.4: the first release with conda builds for Python 3.10-3.12; fastdtw: VLN-CE's nDTW
+    assert doc["conda_env"]["packages"] == ["habitat-sim=0.3.4", "headless"]
+    assert doc["conda_env"]["python"] == "3.11" and "aihabitat" in doc["conda_env"]["channels"]
+    assert "fastdtw==0.3.4" in doc["requirements"] and doc["setup"] == "setup_env.sh"
+    script = (SUITE_DIR / "setup_env.sh").read_text()
+    assert "R2R_VLNCE_v1-3_preprocessed" in script and "RxR_VLNCE_v0" in script and "download_mp.py" in script
     assert "VLA_EVAL_VLNCE_DATA" in doc["notes"] and "VLA_EVAL_VLNCE_SCENES" in doc["notes"]
     assert not [r for r in doc["requirements"] if r.startswith("torch") and r != "torch==2.13.0"]
 
@@ -311,11 +317,14 @@ def _record(stop: bool, distances=DISTANCES, positions=POSITIONS) -> dict:
 
 def test_metrics_of_a_successful_episode():
     m = _record(stop=True)
-    # DTW by hand over the distinct positions Q0..Q3 (the turn adds no point):
-    # Q0-R0 0, Q1-R1 0.5, Q2-R1 sqrt(1.5^2 + 0.5^2), Q3-R2 1.5
+    # VLN-CE's locations: the distinct positions after each action (no start; the turn and STOP
+    # add no point): Q0 (0,0,.5), Q1 (1.5,0,.5), Q2 (1.5,0,2). DTW by hand:
+    # Q0-R0 0.5, Q1-R1 sqrt(1.5^2 + 0.5^2), Q2-R2 1.5 (fastdtw's window covers 3x3: the same)
     dtw = 0.5 + math.sqrt(2.5) + 1.5
-    assert metrics.dtw_distance(driver.distinct_consecutive(POSITIONS), REF) == pytest.approx(dtw)
+    assert vlnce_ndtw.measure_locations(POSITIONS) == [[0, 0, 0.5], [1.5, 0, 0.5], [1.5, 0, 2.0]]
+    assert metrics.dtw_distance(vlnce_ndtw.measure_locations(POSITIONS), REF) == pytest.approx(dtw)
     ndtw = math.exp(-dtw / (3 * 3.0))
+    assert m["ndtw_exact"] == pytest.approx(ndtw) and m["sdtw_exact"] == pytest.approx(ndtw)
     assert m["success"] is True and m["stop_called"] is True
     assert m["steps_taken"] == 5  # four moves and STOP
     assert m["path_length"] == pytest.approx(0.5 + 1.5 + 1.5)
@@ -335,6 +344,40 @@ def test_metrics_without_stop_fail():
     assert m["spl"] == 0.0 and m["sdtw"] == 0.0
     assert m["ndtw"] == pytest.approx(math.exp(-(2.0 + math.sqrt(2.5)) / 9.0))
     assert m["navigation_error"] == 1.5 and m["oracle_success"] is True
+
+
+def _vlnce_reference_ndtw(locations, gt, d=3.0):
+    """What VLN-CE's NDTW.update_metric computes from its locations list (measures.py)."""
+    from fastdtw import fastdtw
+
+    def euclidean(a, b):
+        return np.linalg.norm(np.array(b) - np.array(a), ord=2)
+
+    return float(np.exp(-fastdtw(locations, gt, dist=euclidean)[0] / (len(gt) * d)))
+
+
+def test_ndtw_is_vlnce_fastdtw_and_exact_is_kept_apart():
+    rng = np.random.default_rng(15)  # a case where fastdtw's radius-1 window misses the optimum
+    gt = np.cumsum(rng.normal(0, 1, (12, 3)) * [1, 0, 1], axis=0).tolist()
+    # a wandering path of 40 moves
+    positions = [[0.0, 0.0, 0.0]] + np.cumsum(rng.normal(0, 0.4, (40, 3)) * [1, 0, 1], axis=0).tolist()
+    rec = driver.NavRecorder(gt, 3.0)
+    rec.start(positions[0], 2.0)
+    for p in positions[1:]:
+        rec.record(p, 2.0)
+    rec.record(positions[-1], 2.0, stop=True)
+    m = rec.metrics()
+    locations = [list(map(float, p)) for p in positions[1:]]  # VLN-CE's list: after each action
+    assert m["ndtw"] == pytest.approx(_vlnce_reference_ndtw(locations, gt), rel=1e-12)
+    assert m["success"] is True and m["sdtw"] == m["ndtw"]  # STOP within 3 m
+    assert m["ndtw_exact"] == pytest.approx(metrics.ndtw(locations, gt, 3.0), rel=1e-12)
+    assert m["ndtw"] < m["ndtw_exact"]  # fastdtw's distance is larger here: the two differ
+    # the start is not one of VLN-CE's locations: with it, the value changes
+    assert m["ndtw"] != pytest.approx(_vlnce_reference_ndtw(positions, gt), rel=1e-9)
+    # recomputed from what the ledger row keeps
+    again = vlnce_ndtw.from_row(json.loads(json.dumps(m)))
+    for k in ("ndtw", "sdtw", "ndtw_exact", "sdtw_exact"):
+        assert again[k] == pytest.approx(m[k], rel=1e-4)
 
 
 def test_stop_far_from_goal_and_the_strict_radius():
@@ -606,3 +649,31 @@ def test_real_r2r_episode_with_the_oracle():
         assert m["success"] is True and m["ndtw"] > 0.5
     finally:
         env.close()
+
+
+# --------------------------------------------------------------------------------------------
+# vla-eval doctor's checks (a fake habitat_sim module; the small dataset files)
+# --------------------------------------------------------------------------------------------
+def test_diagnose_names_missing_scenes_and_passes_when_they_are_there(tmp_path, monkeypatch):
+    site = tmp_path / "site" / "habitat_sim"
+    site.mkdir(parents=True)
+    (site / "__init__.py").write_text("__version__ = '0.3.4'\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.delitem(sys.modules, "habitat_sim", raising=False)
+    data = make_r2r(tmp_path / "data")
+    scenes = tmp_path / "scenes"
+    s = r2r_suite(data, scenes=scenes)
+    found = {f.check: f for f in s.diagnose()}
+    assert found["import-time dependencies"].ok and found["version habitat-sim"].ok
+    assert found["episodes"].ok and "3 of 3" in found["episodes"].detail
+    assert not found["scenes"].ok and "download_mp.py" in found["scenes"].fix
+    (scenes / "mp3d" / "scanA").mkdir(parents=True)
+    (scenes / "mp3d" / "scanA" / "scanA.glb").write_text("")
+    assert all(f.ok for f in s.diagnose())
+    sys.modules.pop("habitat_sim", None)
+
+
+def test_diagnose_without_data_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("VLA_EVAL_ENVS", str(tmp_path / "envs"))  # no built environment either
+    found = {f.check: f for f in VlnceSuite("r2r_val_unseen").diagnose()}
+    assert not found["episodes"].ok and found["episodes"].fix.startswith("vla-eval env create r2r_val_unseen")

@@ -4,6 +4,7 @@
     vla-eval suites
     vla-eval report runs/x [runs/y ...] [--format html --output board.html] [--reproduces METHOD]
     vla-eval compare runs/base runs/candidate [--alpha 0.05]
+    vla-eval doctor SUITE
 
 Bad input is one line on stderr (``error: ...``) and exit code 2, with nothing written.
 """
@@ -235,7 +236,22 @@ def env(action: Annotated[str, tyro.conf.Positional], suite: Annotated[Optional[
     return 0
 
 
-COMMANDS = {"run": run, "suites": suites, "report": report, "compare": compare, "env": env, "serve": serve, "make-tiny-qwen-vla": make_tiny_qwen_vla}
+def doctor(suite: Annotated[str, tyro.conf.Positional], python: Optional[str] = None,
+           smoke_steps: Optional[int] = None, no_smoke: bool = False) -> int:
+    """Check that SUITE can run here: dependencies, assets, versions, render device, then one noop smoke episode.
+
+    Args:
+        suite: The suite to check.
+        python: Interpreter for the env workers (default: the suite's own env if built, else this one).
+        smoke_steps: Steps of the smoke episode (default: the protocol's smoke_steps, else 5).
+        no_smoke: Skip the smoke episode.
+    """
+    from vla_eval.doctor import doctor as doctor_
+
+    return doctor_(suite, python=python, smoke_steps=smoke_steps, smoke=not no_smoke)
+
+
+COMMANDS = {"run": run, "suites": suites, "report": report, "compare": compare, "env": env, "doctor": doctor, "serve": serve, "make-tiny-qwen-vla": make_tiny_qwen_vla}
 
 
 def main(argv: list[str] | None = None) -> None:

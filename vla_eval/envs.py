@@ -11,6 +11,11 @@ gym 0.23, RoboTwin's SAPIEN 3.0.0b1) each get their own virtual environment, bui
     conda = ["..."]                   # optional: what the user must install from conda (not done here)
     notes = "..."
 
+    [conda_env]                       # optional: build a conda environment instead of a venv
+    python = "3.11"                   # (conda, mamba or micromamba must be on PATH; else one error
+    channels = ["conda-forge", "..."] #  line with the command to run)
+    packages = ["habitat-sim=0.3.4", "headless"]
+
 The environment lives in ``$VLA_EVAL_ENVS/<suite folder>`` (default ``./.venvs``); vla-eval
 itself is installed into it without its dependencies (a worker needs only numpy and msgpack).
 ``vla-eval run`` starts a suite's env workers with that interpreter when it exists and talks
@@ -23,6 +28,7 @@ import hashlib
 import inspect
 import json
 import os
+import shutil
 import subprocess
 import sys
 try:
@@ -50,11 +56,30 @@ class EnvSpec:
     conda: tuple[str, ...]
     notes: str
     no_deps: tuple[str, ...] = ()
+    conda_env: CondaEnv | None = None
 
     @property
     def digest(self) -> str:
-        parts: list = [self.requirements, self.setup] + ([list(self.no_deps)] if self.no_deps else [])
+        parts: list = [self.requirements, self.setup]
+        if self.no_deps:
+            parts.append(list(self.no_deps))
+        if self.conda_env is not None:
+            parts.append([self.conda_env.python, self.conda_env.channels, self.conda_env.packages])
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class CondaEnv:
+    python: str
+    channels: tuple[str, ...]
+    packages: tuple[str, ...]
+
+    def create_command(self, conda: str, prefix: Path) -> list[str]:
+        chans = [a for c in self.channels for a in ("-c", c)]
+        return [conda, "create", "-y", "-p", str(prefix), *chans, f"python={self.python}", *self.packages]
+
+
+CONDA_TOOLS = ("mamba", "conda", "micromamba")
 
 
 def envs_root() -> Path:
@@ -76,7 +101,14 @@ def env_spec(suite: Suite) -> EnvSpec | None:
         no_deps=tuple(d.get("no_deps", [])),
         conda=tuple(d.get("conda", [])),
         notes=d.get("notes", ""),
+        conda_env=_conda_env(d.get("conda_env")),
     )
+
+
+def _conda_env(d: dict | None) -> CondaEnv | None:
+    if not d:
+        return None
+    return CondaEnv(str(d["python"]), tuple(d.get("channels", ())), tuple(d.get("packages", ())))
 
 
 def env_dir(spec: EnvSpec) -> Path:
@@ -124,7 +156,9 @@ def create(suite_name: str, recreate: bool = False) -> Path:
         print(f"note: {spec.key} also needs from conda: {'; '.join(spec.conda)} (install it yourself)", file=sys.stderr)
     marker.unlink(missing_ok=True)
     py = str(d / "bin" / "python")
-    if recreate or not (d / "pyvenv.cfg").exists():
+    if spec.conda_env is not None:
+        _create_conda(spec, d, recreate)
+    elif recreate or not (d / "pyvenv.cfg").exists():
         print(f"creating {d} for suite folder {spec.key!r}", file=sys.stderr)
         try:
             venv.EnvBuilder(with_pip=True, clear=recreate, symlinks=os.name != "nt").create(d)
@@ -145,7 +179,7 @@ def create(suite_name: str, recreate: bool = False) -> Path:
     pip("--no-deps", *_source())
     if spec.setup:
         script = spec.folder / spec.setup
-        r = subprocess.run(["bash", str(script)], cwd=spec.folder, env={**os.environ, "VLA_EVAL_ENV_DIR": str(d)})
+        r = subprocess.run(["bash", str(script)], cwd=spec.folder, env={**os.environ, "VLA_EVAL_ENV_DIR": str(d), "VLA_EVAL_SUITE": suite_name})
         if r.returncode != 0:
             raise UsageError(f"the {spec.key} setup script {script.name} exited {r.returncode}")
     check = subprocess.run(
@@ -159,3 +193,24 @@ def create(suite_name: str, recreate: bool = False) -> Path:
     marker.write_text(json.dumps({"suite": spec.key, "digest": spec.digest, "requirements": spec.requirements}))
     print(f"ready: {py}", file=sys.stderr)
     return d
+
+
+def _create_conda(spec: EnvSpec, d: Path, recreate: bool) -> None:
+    """A conda prefix with the declared packages (e.g. habitat-sim, which has no usable wheel)."""
+    assert spec.conda_env is not None
+    tool = next((t for t in CONDA_TOOLS if shutil.which(t)), None)
+    cmd = spec.conda_env.create_command(tool or "conda", d)
+    if tool is None:
+        raise UsageError(
+            f"the {spec.key} environment comes from conda and no {'/'.join(CONDA_TOOLS)} is on PATH: install "
+            f"Miniforge, then rerun this command (it runs: {' '.join(cmd)})"
+        )
+    if recreate and d.exists():
+        shutil.rmtree(d)
+    if (d / "conda-meta").is_dir():
+        print(f"completing the existing conda environment {d} for suite folder {spec.key!r}", file=sys.stderr)
+        return
+    print(f"creating the conda environment {d} for suite folder {spec.key!r}: {' '.join(cmd)}", file=sys.stderr)
+    r = subprocess.run(cmd)
+    if r.returncode != 0:
+        raise UsageError(f"building the {spec.key} environment failed: {' '.join(cmd)} exited {r.returncode}")

@@ -8,9 +8,19 @@ check_z_actor / target_actor / stop_on_contact), ``check_gripper_contact_dynamic
 ``stop_dynamic_object_motion``, ``check_dynamic_object_boundary``, ``eval_fail``,
 ``release_episode_resources`` and the EvalMetricsTracker attached as ``_metrics_tracker``.
 
-The checks after each policy call run after every action here: the reference StarVLA / PUMA
-client (policy/PUMA/examples/Robotwin/eval_files/model2robotwin_interface.py) executes one
-action per call, so upstream runs them after every action too.
+eval_policy.py runs its end-of-call checks (object lifted, success, contact stop, out of
+bounds, eval_fail) once per ``eval_func`` call, and a policy's eval_func executes a whole chunk:
+DOMINO's policy/pi0 and pi05 ``pi0_step`` = 50 actions, policy/openvla-oft
+``num_open_loop_steps`` = 25, while the StarVLA / PUMA client
+(policy/PUMA/examples/Robotwin/eval_files/model2robotwin_interface.py) executes one action per
+call. ``check_granularity`` (the protocol's, per suite) says which: ``per_call`` runs the checks
+after the last action of each chunk the harness executes (min(horizon, replan_steps) actions),
+and also as soon as eval_success is set or the step limit is reached (upstream's take_action
+does nothing after either, so the state it checks at the end of that call is the same);
+``per_action`` runs them after every action.
+
+Python's ``random`` is not re-seeded before the instruction is drawn: DOMINO's setup_demo seeds
+it with the episode seed (envs/_base_task.py, _init_task_env_), so the instruction is upstream's.
 """
 
 from __future__ import annotations
@@ -28,17 +38,30 @@ from vla_eval.types import Observation
 verified = False
 
 
+GRANULARITIES = ("per_call", "per_action")
+
+
 class DominoEnv(RoboTwinEnv):
     verified = False
     root_var = "DOMINO_ROOT"
+    reseed_python_random = False  # DOMINO's setup_demo seeds Python's random itself
 
-    def __init__(self, protocol: Protocol, task_index: int, cameras: Sequence[str] = (), privileged: bool = False):
-        super().__init__(protocol, task_index, cameras=cameras, privileged=privileged)
-        import sys
-
-        script = str(self.root / "script")
-        if script not in sys.path:
-            sys.path.insert(0, script)
+    def __init__(
+        self,
+        protocol: Protocol,
+        task_index: int,
+        cameras: Sequence[str] = (),
+        privileged: bool = False,
+        call_actions: int = 1,
+    ):
+        self.granularity = str(protocol.extra.get("check_granularity", "per_call"))
+        if self.granularity not in GRANULARITIES:
+            raise ValueError(f"check_granularity {self.granularity!r} is not one of {GRANULARITIES}")
+        if call_actions < 1:
+            raise ValueError(f"call_actions must be >= 1, got {call_actions}")
+        self.call_actions = 1 if self.granularity == "per_action" else int(call_actions)
+        self._since_check = 0
+        super().__init__(protocol, task_index, cameras=cameras, privileged=privileged)  # script/ is on sys.path
         self.EvalMetricsTracker = importlib.import_module("eval_metrics").EvalMetricsTracker
         self.use_dynamic = bool(self.args.get("use_dynamic", False))
         for key in ("use_dynamic", "dynamic_level", "dynamic_coefficient"):
@@ -111,10 +134,32 @@ class DominoEnv(RoboTwinEnv):
         self.succ = False
         self.fail_reason: str | None = None
         self.out_of_bounds = False
+        self._since_check = 0
+        self.checks_run = 0
+
+    def _call_ends(self) -> bool:
+        """Whether eval_policy.py's end-of-call checks run after this action."""
+        env = self.task_env
+        if self._since_check >= self.call_actions or env.eval_success:
+            return True
+        count = int(env.take_action_cnt)
+        limits = [getattr(env, "step_lim", None), self.spec.max_steps if self.spec is not None else None]
+        return any(lim is not None and count >= int(lim) for lim in limits)
 
     def step(self, action: np.ndarray) -> tuple[Observation, bool, dict[str, Any]]:
         env = self.task_env
         env.take_action(np.asarray(action, dtype=np.float64))
+        self._since_check += 1
+        done = False
+        if self._call_ends():
+            self._since_check = 0
+            self.checks_run += 1
+            done = self._end_of_call_checks()
+        return self._observation(env.get_obs()), done, {"success": self.succ}
+
+    def _end_of_call_checks(self) -> bool:
+        """eval_policy.py's checks after one eval_func call; True ends the episode."""
+        env = self.task_env
         done = False
         if self.check_z_threshold is not None and not self.has_lifted:
             if env_z(self.target_actor_check) - self.start_z > self.check_z_threshold:
@@ -138,7 +183,7 @@ class DominoEnv(RoboTwinEnv):
             elif getattr(env, "eval_fail", False):
                 self.fail_reason = "eval_fail"
                 done = True
-        return self._observation(env.get_obs()), done, {"success": self.succ}
+        return done
 
     def result(self) -> dict[str, Any]:
         t = self.tracker
@@ -168,7 +213,14 @@ class DominoEnv(RoboTwinEnv):
             out["upstream_manipulation_score"] = float(em.manipulation_score)
         except Exception:
             pass
-        out.update(env_seed=self.env_seed, instruction=self.instruction, actions_taken=int(self.task_env.take_action_cnt))
+        out.update(
+            env_seed=self.env_seed,
+            instruction=self.instruction,
+            actions_taken=int(self.task_env.take_action_cnt),
+            check_granularity=self.granularity,
+            actions_per_check=self.call_actions,
+            checks_run=self.checks_run,
+        )
         return out
 
     def _finish_previous(self) -> None:

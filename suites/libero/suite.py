@@ -18,6 +18,7 @@ INSTALL_HINT = (
 )
 class LiberoSuite(Suite):
     protocol_file = Path(__file__).with_name("protocol.toml")
+    render_backend = "egl"  # MuJoCo offscreen (vla-eval doctor; prepare() picks EGL or OSMesa)
 
     def availability(self) -> tuple[bool, str]:
         missing = [m for m in ("libero", "robosuite", "mujoco") if importlib.util.find_spec(m) is None]

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vla_eval.diagnose import Dependency, Finding, dependency_findings, version_findings
 from vla_eval.errors import SimulatorUnavailable
 from vla_eval.suite import Suite, SuiteEnv, package_versions
 from vla_eval.types import EpisodeSpec, PolicySpec
@@ -29,6 +30,27 @@ GR1_MODULE = ("utils", "gym_utils", "gymnasium_groot.py")
 ASSET_DIRS = tuple(("models", "assets", "objects", r) for r in ("objaverse", "sketchfab", "lightwheel"))
 
 
+# What robocasa, robosuite and the driver import (the requirements of env.toml), and the pins that
+# matter for the simulation (robocasa's own pins).
+DEPENDENCIES = (
+    Dependency("robocasa", "robocasa (GR1 tabletop fork, from git)", "the driver", fix="vla-eval env create robocasa_gr1"),
+    Dependency("robosuite", "robosuite==1.5.1", "robocasa"),
+    Dependency("mujoco", "mujoco==3.2.6", "robosuite"),
+    Dependency("numba", "numba==0.61.2", "robosuite"),
+    Dependency("gymnasium", "gymnasium==0.29.1", "robocasa/utils/gym_utils"),
+    Dependency("scipy", "scipy>=1.2.3", "robosuite"),
+    Dependency("cv2", "opencv-python", "robocasa"),
+    Dependency("PIL", "Pillow", "robocasa"),
+    Dependency("yaml", "pyyaml", "robocasa"),
+    Dependency("lxml", "lxml", "robocasa"),
+    Dependency("h5py", "h5py", "robocasa"),
+    Dependency("imageio", "imageio", "robocasa"),
+    Dependency("tqdm", "tqdm", "robocasa"),
+    Dependency("termcolor", "termcolor", "robocasa"),
+)
+PINS = {"numpy": "1.26.4", "mujoco": "3.2.6", "robosuite": "1.5.1", "numba": "0.61.2", "gymnasium": "0.29.1"}
+
+
 def _package_dir(name: str) -> Path | None:
     """The folder of an installed package, found without importing it."""
     spec = importlib.util.find_spec(name)
@@ -40,6 +62,7 @@ def _package_dir(name: str) -> Path | None:
 class RobocasaSuite(Suite):
     protocol_file = HERE / "protocol.toml"
     verified = False  # not yet run against the simulator
+    render_backend = "egl"  # MuJoCo offscreen (vla-eval doctor; prepare() picks EGL or OSMesa)
 
     def availability(self) -> tuple[bool, str]:
         missing = [m for m in ("robocasa", "robosuite", "mujoco", "gymnasium") if importlib.util.find_spec(m) is None]
@@ -52,6 +75,21 @@ class RobocasaSuite(Suite):
                 f"(no robocasa/{'/'.join(GR1_MODULE)}): {INSTALL_HINT}"
             )
         return True, "not yet run against the simulator"
+
+    def diagnose(self) -> list[Finding]:
+        """vla-eval doctor, in the suite's interpreter: modules, pinned versions, the GR1 fork, assets."""
+        fix = "vla-eval env create robocasa_gr1"
+        out = dependency_findings(DEPENDENCIES)
+        out += [f if f.ok else Finding(f.check, False, f.detail, f"{fix} --recreate") for f in version_findings(PINS)]
+        ok, why = self.availability()
+        out.append(Finding("robocasa GR1 tabletop", ok, why, "" if ok else fix))
+        if ok:
+            try:
+                self._check_assets()
+                out.append(Finding("assets", True, "objaverse, sketchfab and lightwheel object registries present"))
+            except SimulatorUnavailable as e:
+                out.append(Finding("assets", False, str(e).split(": run ")[0], str(e).split(": run ")[-1]))
+        return out
 
     def _check_assets(self) -> None:
         root = _package_dir("robocasa")

@@ -109,18 +109,23 @@ def sample_instruction(
     task: str,
     episode_info: Mapping[str, Any],
     instruction_type: str,
-    python_seed: int,
+    python_seed: int | None,
     max_descriptions: int = 100,
 ) -> str:
     """The episode's instruction, as eval_policy.py draws it (``describe`` is upstream's
     generate_episode_descriptions).
 
-    Deviation, on purpose: upstream leaves Python's ``random`` unseeded, and
-    generate_episode_descriptions shuffles templates and picks object descriptions with it, so
-    its instructions change from run to run. Here ``random`` is seeded with the episode seed
-    first; numpy's draw (np.random.choice) is upstream's, from the state setup_demo left.
+    ``python_seed`` None: Python's ``random`` is left as setup_demo left it (DOMINO: its
+    setup_demo seeds ``random`` with the episode seed, so upstream's instruction is already
+    deterministic, and re-seeding here would draw another one).
+    An int (RoboTwin 2.0): a deviation, on purpose: RoboTwin's setup_demo leaves ``random``
+    unseeded, and generate_episode_descriptions shuffles templates and picks object
+    descriptions with it, so its instructions change from run to run; here ``random`` is seeded
+    with the episode seed first. numpy's draw (np.random.choice) is upstream's, from the state
+    setup_demo left, in both cases.
     """
-    random.seed(int(python_seed))
+    if python_seed is not None:
+        random.seed(int(python_seed))
     results = describe(task, [dict(episode_info)], max_descriptions)
     if not results or not results[0].get(instruction_type):
         raise RuntimeError(f"{task}: no {instruction_type!r} instruction could be generated for {dict(episode_info)}")

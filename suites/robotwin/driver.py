@@ -18,11 +18,46 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from vla_eval.diagnose import Finding
 from vla_eval.suite import Protocol, SuiteEnv
 from vla_eval.suites.robotwin import common
 from vla_eval.types import EpisodeSpec, Observation
 
 verified = False
+
+
+def enter_checkout(root: Path) -> None:
+    """Upstream reads ./task_config, ./assets, ./description relative to its root and imports
+    ``envs``, ``policy`` and ``generate_episode_instructions`` from there (eval_policy.py's sys.path)."""
+    os.chdir(root)
+    for p in (str(root / "script"), str(root / "description" / "utils"), str(root / "policy"), str(root)):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+
+
+def import_check(root: Path, task: str, deps: Sequence[Any], extra: Sequence[str] = ()) -> Finding:
+    """Import what the driver imports (envs, envs._base_task, envs.<task>, the instruction
+    generator, ``extra``) in this process; a failure names the missing module and its fix."""
+    by_module = {d.module: d for d in deps}
+    enter_checkout(root)
+    modules = ["envs", "envs._base_task", f"envs.{task}", "generate_episode_instructions", *extra]
+    check = f"import the upstream code ({', '.join(modules)})"
+    try:
+        for m in modules:
+            importlib.import_module(m)
+    except ModuleNotFoundError as e:
+        top = (e.name or "").split(".")[0]
+        d = by_module.get(top)
+        fix = f"pip install '{d.requirement}'" if d else f"install the module {top!r} in this environment"
+        return Finding(check, False, f"{m}: {type(e).__name__}: {e}", fix)
+    except ImportError as e:
+        if "CuroboPlanner" in str(e):
+            return Finding(check, False, f"{m}: {e} (planner.py defines it only when cuRobo imports)",
+                           "install cuRobo v0.7.8 built against the recipe's torch (the setup script does)")  # fmt: skip
+        return Finding(check, False, f"{m}: {type(e).__name__}: {e}", "fix the import error the message names")
+    except Exception as e:  # anything raised at import time
+        return Finding(check, False, f"{m}: {type(e).__name__}: {e}", "fix the error the message names")
+    return Finding(check, True, "imported")
 
 
 def _yaml(path: Path) -> Any:
@@ -37,6 +72,9 @@ class RoboTwinEnv(SuiteEnv):
 
     verified = False
     root_var = "ROBOTWIN_ROOT"
+    # RoboTwin's setup_demo leaves Python's random unseeded: seed it per episode (a deviation,
+    # see common.sample_instruction). DOMINO's setup_demo seeds it itself.
+    reseed_python_random = True
 
     def __init__(self, protocol: Protocol, task_index: int, cameras: Sequence[str] = (), privileged: bool = False):
         self.protocol = protocol
@@ -48,10 +86,7 @@ class RoboTwinEnv(SuiteEnv):
         self.config_name = str(extra["task_config"])
         self.instruction_type = str(extra.get("instruction_type", "unseen"))
         self.root = Path(os.environ[self.root_var]).resolve()
-        os.chdir(self.root)  # upstream reads ./task_config, ./assets, ./description relative to its root
-        for p in (str(self.root / "description" / "utils"), str(self.root / "policy"), str(self.root)):
-            if p not in sys.path:
-                sys.path.insert(0, p)
+        enter_checkout(self.root)
         from envs import CONFIGS_PATH  # noqa: E402 - RoboTwin
         from envs.utils.create_actor import UnStableError
 
@@ -110,7 +145,10 @@ class RoboTwinEnv(SuiteEnv):
     # --- episode start -------------------------------------------------------------------
     def start_episode(self, seed: int, ep_num: int, info: dict[str, Any]) -> None:
         self.task_env.setup_demo(now_ep_num=ep_num, seed=seed, is_test=True, **self.args)
-        self.instruction = common.sample_instruction(self.describe, self.task, info["info"], self.instruction_type, seed)
+        python_seed = seed if self.reseed_python_random else None
+        self.instruction = common.sample_instruction(
+            self.describe, self.task, info["info"], self.instruction_type, python_seed
+        )
         self.task_env.set_instruction(instruction=self.instruction)
 
     def _finish_previous(self) -> None:

@@ -27,6 +27,7 @@ import functools
 import gzip
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -59,10 +60,19 @@ class DatasetFiles:
 
 
 def data_dir(explicit: Optional[os.PathLike] = None) -> Optional[Path]:
+    """explicit, else ``VLA_EVAL_VLNCE_DATA``, else ``data/datasets`` of the suite environment that
+    ``vla-eval env create`` built (seen from the runner, or from inside it)."""
     if explicit is not None:
         return Path(explicit)
     value = os.environ.get(DATA_ENV, "").strip()
-    return Path(value).expanduser() if value else None
+    if value:
+        return Path(value).expanduser()
+    from vla_eval.envs import envs_root
+
+    for env in (Path(sys.prefix), envs_root() / "vlnce"):
+        if (env / "data" / "datasets").is_dir():
+            return env / "data" / "datasets"
+    return None
 
 
 def scenes_dir(data: Optional[Path], explicit: Optional[os.PathLike] = None) -> Optional[Path]:

@@ -39,6 +39,7 @@ import numpy as np
 
 from vla_eval import metrics
 from vla_eval.suite import Protocol, SuiteEnv
+from vla_eval.suites.vlnce import ndtw as vlnce_ndtw
 from vla_eval.suites.vlnce.dataset import NavEpisode, load_episodes, load_gt, scene_path
 from vla_eval.types import EpisodeSpec, Observation
 
@@ -72,16 +73,6 @@ def _json_float(x: float) -> Optional[float]:
     return round(float(x), ROUND) if math.isfinite(x) else None
 
 
-def distinct_consecutive(points: Sequence[Sequence[float]]) -> List[List[float]]:
-    """The path as VLN-CE's NDTW measure keeps it: a point is added only when it differs from the last."""
-    out: List[List[float]] = []
-    for p in points:
-        q = [float(c) for c in p]
-        if not out or q != out[-1]:
-            out.append(q)
-    return out
-
-
 def path_length(points: Sequence[Sequence[float]]) -> float:
     """Sum of Euclidean displacements between consecutive positions (habitat-lab SPL / VLN-CE PathLength)."""
     arr = np.asarray(points, dtype=np.float64)
@@ -102,10 +93,10 @@ class NavRecorder:
       dataset's info.geodesic_distance) and p = path_length(positions);
     * NE = final distance; OSR = distance < d at any recorded step (the start included);
       oracle_navigation_error = the smallest distance;
-    * nDTW / SDTW on the distinct consecutive positions against the ground-truth locations,
-      normalised by d. Exact DTW (vla_eval.metrics.dtw_distance); VLN-CE's default (NDTW.FDTW =
-      True) uses fastdtw, an approximation whose distance can only be larger, so its nDTW can be
-      slightly lower. The stored path allows recomputing either.
+    * nDTW / SDTW as VLN-CE computes them (suites/vlnce/ndtw.py): fastdtw over the distinct
+      consecutive positions after each action (VLN-CE's measure never holds the start) against
+      the ground-truth locations, normalised by |R| x d; ``ndtw_exact`` / ``sdtw_exact``: the same
+      with the exact DTW. The stored path and ground-truth locations allow recomputing both.
     """
 
     def __init__(self, reference: Sequence[Sequence[float]], success_distance: float) -> None:
@@ -143,22 +134,20 @@ class NavRecorder:
         p_len = path_length(self.positions)
         # SPL's l must be finite; an unreachable start (inf) cannot be a success anyway.
         spl = metrics.spl(success, start, p_len) if math.isfinite(start) else 0.0
-        path = distinct_consecutive(self.positions)
-        ndtw = metrics.ndtw(path, self.reference, d_th)
-        sdtw = metrics.sdtw(path, self.reference, success, d_th)
+        dtw = vlnce_ndtw.dtw_metrics(self.positions, self.reference.tolist(), success, d_th)
         return {
             "success": success,
             "stop_called": self.stop_called,
             "steps_taken": self.steps,
             "spl": spl,
-            "ndtw": ndtw,
-            "sdtw": sdtw,
+            **dtw,
             "navigation_error": _json_float(metrics.navigation_error(self.distances)),
             "oracle_success": metrics.oracle_success(self.distances, d_th),
             "oracle_navigation_error": _json_float(min(self.distances)),
             "path_length": p_len,
             "start_distance_to_goal": _json_float(start),
             "path": [[round(c, ROUND) for c in p] for p in self.positions],
+            "gt_locations": [[round(float(c), ROUND) for c in p] for p in self.reference],
             "distances": [_json_float(d) for d in self.distances],
         }
 

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from vla_eval.diagnose import Dependency, Finding, dependency_findings
 from vla_eval.errors import SimulatorUnavailable, UsageError
 from vla_eval.suite import Suite, SuiteEnv, package_versions, parse_index_set
 from vla_eval.suites.vlnce.dataset import (
@@ -32,12 +33,13 @@ from vla_eval.suites.vlnce.dataset import (
 from vla_eval.types import EpisodeSpec, PolicySpec
 
 HERE = Path(__file__).parent
-INSTALL_HINT = "install it from conda in its own env and run with --python <that env's python> (suites/vlnce/env.toml)"
+INSTALL_HINT = "vla-eval env create r2r_val_unseen (a conda environment with habitat-sim 0.3.4 headless; see suites/vlnce/env.toml), or run with --python <a habitat-sim env's python>"
 
 
 class VlnceSuite(Suite):
     protocol_file = HERE / "protocol.toml"
     verified = False  # not yet run against the simulator
+    render_backend = "egl"  # habitat-sim headless builds render through EGL (vla-eval doctor)
 
     def __init__(self, name: str, data_dir: Optional[os.PathLike] = None, scenes_dir: Optional[os.PathLike] = None):
         super().__init__(name)
@@ -105,6 +107,8 @@ class VlnceSuite(Suite):
         problems = []
         if importlib.util.find_spec("habitat_sim") is None:
             problems.append(f"habitat-sim is not installed here: {INSTALL_HINT}")
+        if importlib.util.find_spec("fastdtw") is None:
+            problems.append("fastdtw (VLN-CE's nDTW) is not installed here: pip install fastdtw==0.3.4")
         d = self.data_dir()
         if d is None:
             problems.append(f"dataset not configured: set {DATA_ENV} (see suites/vlnce/env.toml)")
@@ -120,9 +124,45 @@ class VlnceSuite(Suite):
             return False, f"{note}; " + "; ".join(problems)
         return True, note
 
+    def diagnose(self) -> List[Finding]:
+        """vla-eval doctor, in the suite's interpreter: habitat-sim, fastdtw, episodes, scenes."""
+        fix_env = f"vla-eval env create {self.name}"
+        out = dependency_findings(
+            [
+                Dependency("habitat_sim", "habitat-sim=0.3.4", "the driver (suites/vlnce/driver.py)",
+                           fix=f"{fix_env} (conda: habitat-sim=0.3.4 headless from channel aihabitat)"),
+                Dependency("fastdtw", "fastdtw==0.3.4", "VLN-CE's NDTW measure (suites/vlnce/ndtw.py)"),
+            ]
+        )
+        if all(f.ok for f in out):
+            import habitat_sim
+
+            version = str(getattr(habitat_sim, "__version__", "unknown"))
+            major_minor = tuple(int(x) for x in version.split(".")[:2] if x.isdigit())
+            ok = len(major_minor) == 2 and major_minor >= (0, 2)
+            out.append(Finding("version habitat-sim", ok, f"{version} (the recipe installs 0.3.4; the driver needs >= 0.2)",
+                               "" if ok else f"{fix_env} --recreate"))  # fmt: skip
+        try:
+            total, eps = self.episodes()
+            out.append(Finding("episodes", True, f"{len(eps)} of {total} in {self.files().episodes}"))
+        except UsageError as e:
+            out.append(Finding("episodes", False, str(e), f"{fix_env} (downloads them), or set {DATA_ENV}"))
+            return out
+        scenes = self.scenes_dir()
+        missing = sorted({e.scene_id for e in eps if scenes is None or not scene_path(e.scene_id, scenes).is_file()})
+        if missing:
+            out.append(Finding("scenes", False, f"{len(missing)} scene(s) of the split missing under {scenes}, e.g. {missing[0]}",
+                               "python2.7 download_mp.py --task habitat (Matterport3D terms) and unpack into "
+                               f"{scenes}/mp3d, or set {SCENES_ENV}"))  # fmt: skip
+        else:
+            out.append(Finding("scenes", True, f"all scenes of the split under {scenes}"))
+        return out
+
     def prepare(self) -> Dict[str, str]:
         if importlib.util.find_spec("habitat_sim") is None:
             raise SimulatorUnavailable(f"suite {self.name}: habitat-sim is not installed here: {INSTALL_HINT}")
+        if importlib.util.find_spec("fastdtw") is None:
+            raise SimulatorUnavailable(f"suite {self.name}: fastdtw (VLN-CE's nDTW) is not installed here: pip install fastdtw==0.3.4")
         self.files()
         data = self.data_dir()
         scenes = self.scenes_dir()
@@ -158,4 +198,4 @@ class VlnceSuite(Suite):
 
     def versions(self) -> Dict[str, str]:
         found = package_versions("habitat-sim", "habitat_sim")
-        return {"habitat-sim": v for v in list(found.values())[:1]}
+        return {**{"habitat-sim": v for v in list(found.values())[:1]}, **package_versions("fastdtw")}

@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("runs/scripted_libero"))
     ap.add_argument("--retry-errors", action="store_true", help="re-run episodes that ended in an error")
+    ap.add_argument("--python", default=None, help="interpreter for the env workers (another LIBERO stack)")
     args = ap.parse_args(argv)
 
     summary = []
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                 episodes=args.episodes,
                 workers=args.workers,
                 retry_errors=args.retry_errors,
+                python=args.python,
             )
         )
         wall = time.perf_counter() - t0

@@ -46,6 +46,7 @@ def result_row(result: EpisodeResult, run: Mapping[str, Any]) -> dict[str, Any]:
         "episode_index": ep.episode_index,
         "seed": ep.seed,
         "init_state_id": ep.init_state_id,
+        "scene_id": ep.scene_id,
         "max_steps": ep.max_steps,
         "policy": run.get("policy"),
         "checkpoint": run.get("checkpoint"),

@@ -202,6 +202,8 @@ def run(cfg: RunConfig) -> int:
             "max_steps": cfg.max_steps,
             "replan_steps": replan,
         }
+        if p.extra.get("scene_table_sha256"):  # the reference scenes the protocol fixes (LIBERO)
+            config["scene_table"] = {"file": p.extra.get("scene_table", ""), "sha256": p.extra["scene_table_sha256"]}
         ledger = Ledger(cfg.out, config)
         finished = ledger.check()
         redo = {"error"} if cfg.retry_errors else set()

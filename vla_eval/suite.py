@@ -101,15 +101,23 @@ def load_protocols(path: Path) -> dict[str, Protocol]:
 
 
 def episode_id(
-    suite: str, protocol_version: str, task: str, episode_index: int, seed: int, init_state_id: str, max_steps: int
+    suite: str,
+    protocol_version: str,
+    task: str,
+    episode_index: int,
+    seed: int,
+    init_state_id: str,
+    max_steps: int,
+    scene_id: str = "",
 ) -> str:
     """Content-addressed episode id: the same episode has the same id in every run.
 
     It covers what defines the episode (not the policy), so runs of two checkpoints pair up.
     """
-    key = json.dumps(
-        [suite, protocol_version, task, episode_index, seed, init_state_id, max_steps], separators=(",", ":")
-    )
+    fields: list = [suite, protocol_version, task, episode_index, seed, init_state_id, max_steps]
+    if scene_id:
+        fields.append(scene_id)
+    key = json.dumps(fields, separators=(",", ":"))
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -214,8 +222,9 @@ class Suite(abc.ABC):
         """The EpisodeSpec of one episode, with its content-addressed id."""
         p = self.protocol
         task = p.tasks[task_index].name
+        scene = self.scene_id(task_index, episode_index)
         return EpisodeSpec(
-            episode_id=episode_id(p.suite, p.version, task, episode_index, p.seed, init_state_id, max_steps),
+            episode_id=episode_id(p.suite, p.version, task, episode_index, p.seed, init_state_id, max_steps, scene),
             suite=p.suite,
             protocol_version=p.version,
             task_index=task_index,
@@ -225,7 +234,16 @@ class Suite(abc.ABC):
             max_steps=max_steps,
             instruction=instruction,
             init_state_id=init_state_id,
+            scene_id=scene,
         )
+
+    def scene_id(self, task_index: int, episode_index: int) -> str:
+        """The id of the scene the protocol fixes for this episode beyond its init state ("" if none).
+
+        Protocols with a scene table name it with ``scene_table`` and ``scene_table_sha256``.
+        """
+        digest = self.protocol.extra.get("scene_table_sha256", "")
+        return f"{digest[:16]}#{task_index}/{episode_index}" if digest else ""
 
     def policy_hints(self) -> dict[str, Any]:
         """Keyword arguments offered to a policy constructor that declares them."""

@@ -94,6 +94,9 @@ class EpisodeSpec:
     max_steps: int
     instruction: str = ""
     init_state_id: str = ""
+    # A scene the protocol fixes beyond the init state (LIBERO: the reference loop's scene table
+    # hash), "" when the suite has none. Part of the episode id when set.
+    scene_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,8 +1,9 @@
 """LIBERO env driver: the only module that imports LIBERO, robosuite and MuJoCo.
 
-Follows the reference LIBERO evaluation client step for step (see protocol.toml):
-seed, reset, set the benchmark's init state, settle with the wait action, then the policy
-acts; images rotated 180 degrees; state = eef pos + axis-angle + gripper qpos;
+Follows the reference LIBERO evaluation client step for step (see protocol.toml): reset, apply
+the reference loop's scene for this episode (fixture poses and solver warm start, from the
+protocol's scene table), set the benchmark's init state, settle with the wait action, then the
+policy acts; images rotated 180 degrees; state = eef pos + axis-angle + gripper qpos;
 success = the env's done (its BDDL goal predicates).
 """
 
@@ -15,6 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from vla_eval.suite import Protocol, SuiteEnv
+from vla_eval.suites.libero.scenes import SceneEntry, apply_fixtures, apply_warmstart, load_table
 from vla_eval.types import EpisodeSpec, Observation
 
 # Suite camera name -> robosuite camera name.
@@ -95,6 +97,11 @@ class LiberoEnv(SuiteEnv):
         self.wait_steps = int(extra.get("wait_steps", 10))
         self.wait_action = [float(x) for x in extra.get("wait_action", protocol.idle_action)]
         self.rotate = bool(extra.get("rotate_180", True))
+        self.scene_table = None
+        if extra.get("scene_table"):
+            path = os.path.join(os.path.dirname(os.path.abspath(__file__)), extra["scene_table"])
+            self.scene_table = load_table(path, extra.get("scene_table_sha256", ""))
+        self.scene: SceneEntry | None = None
         self.spec: EpisodeSpec | None = None
         self.raw_obs: dict[str, Any] = {}
         self.initial_sim_state: np.ndarray | None = None
@@ -260,7 +267,20 @@ class LiberoEnv(SuiteEnv):
         self._steps = 0
         self.env.seed(spec.seed)
         self.env.reset()
+        sim = self.env.env.sim
+        if self.scene_table is not None:
+            import mujoco
+
+            # The reference loop's reset for this episode: its fixture poses into the model
+            # (what LIBERO's own reset writes there), before the init state is applied ...
+            self.scene = self.scene_table.entry(
+                self.protocol.suite, self.task_index, spec.episode_index, mujoco.__version__
+            )
+            apply_fixtures(sim.model._model, self.scene)
         raw = self.env.set_init_state(self.init_states[spec.episode_index])
+        if self.scene is not None:
+            # ... and the solver warm start its first step starts from.
+            apply_warmstart(sim.model._model, sim.data._data, self.scene)
         self.initial_sim_state = self.sim_state()  # for tests: the benchmark's state, applied
         for _ in range(self.wait_steps):
             raw, _, _, _ = self.env.step(self.wait_action)

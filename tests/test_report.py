@@ -230,7 +230,25 @@ def test_n_zero_suite_row():
     df = aggregate(episode_rows("toy_reach", {0: ["error", "error"]}), reference=[])
     r = all_row(df, "toy_reach")
     assert r.n == 0 and r.errors == 2 and math.isnan(r.sr)
-    assert "| toy_reach | **all** | 0 | - | - | 2 |" in to_markdown(df)
+    assert "| toy_reach | **all** | 0 | - | - | 0 | 2 |" in to_markdown(df)
+    assert "**INCOMPLETE**: episodes with simulator/infrastructure/timeout errors are not counted (toy_reach 2)" \
+        in to_markdown(df)
+
+
+def test_policy_errors_count_as_failures_and_simulator_errors_make_the_run_incomplete():
+    rows = episode_rows("toy_reach", {0: [True] * 5 + ["policy_error"] * 3, 1: [True] * 6 + ["error"] * 2})
+    df = aggregate(rows, reference=[])
+    t0, t1, r = df.iloc[0], df.iloc[1], all_row(df, "toy_reach")
+    assert (t0.n, t0.successes, t0.policy_errors, t0.errors) == (8, 5, 3, 0)
+    assert (t1.n, t1.successes, t1.policy_errors, t1.errors) == (6, 6, 0, 2)
+    assert (r.n, r.successes, r.policy_errors, r.errors) == (14, 11, 3, 2)
+    assert (r.ci_low, r.ci_high) == pytest.approx(wilson_interval(11, 14))
+    md = to_markdown(df)
+    assert "| toy_reach | **all** | 14 | 78.6 | [52.4, 92.4] | 3 | 2 |" in md and "INCOMPLETE" in md
+    # rows of an older ledger: an error without a class is not counted (incomplete), never a success
+    old = [dict(x, error_class=None) for x in episode_rows("toy_reach", {0: [True, "error"]})]
+    r = all_row(aggregate(old, reference=[]), "toy_reach")
+    assert (r.n, r.errors, r.policy_errors) == (1, 1, 0)
 
 
 # --------------------------------------------------------------------------- properties

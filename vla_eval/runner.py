@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from vla_eval import outcomes
 from vla_eval.errors import SimulatorUnavailable, UsageError
 from vla_eval.gpus import Placement, choose_gpus
 from vla_eval.ledger import Ledger, result_row
@@ -28,6 +29,7 @@ from vla_eval.policy import load_policy, parse_policy_args, resolve_policy_class
 from vla_eval.render import print_table, write_report
 from vla_eval.report import aggregate
 from vla_eval.rollout import LoopConfig, PolicyCrashed, run_episodes
+from vla_eval.runlock import check_free
 from vla_eval.suite import Suite, get_suite
 from vla_eval.types import EpisodeResult, EpisodeSpec, PolicySpec
 from vla_eval.wire import policy_spec_from_dict
@@ -149,8 +151,14 @@ def _check(cfg: RunConfig) -> None:
         raise UsageError("--in-process is for the local executor")
 
 
+def _todo(specs: list[EpisodeSpec], finished: dict[str, dict[str, Any]], retry_errors: bool) -> list[EpisodeSpec]:
+    redo = {"error"} if retry_errors else set()
+    return [s for s in specs if s.episode_id not in finished or finished[s.episode_id]["status"] in redo]
+
+
 def run(cfg: RunConfig) -> int:
     _check(cfg)
+    check_free(cfg.out)  # another run holds OUT: refuse before loading anything
     suite = get_suite(cfg.suite)
     specs = suite.plan(cfg.tasks, cfg.episodes, cfg.max_steps)
     user_args = parse_policy_args(cfg.policy_args)
@@ -204,8 +212,7 @@ def run(cfg: RunConfig) -> int:
         }
         ledger = Ledger(cfg.out, config)
         finished = ledger.check()
-        redo = {"error"} if cfg.retry_errors else set()
-        todo = [s for s in specs if s.episode_id not in finished or finished[s.episode_id]["status"] in redo]
+        todo = _todo(specs, finished, cfg.retry_errors)
         skipped = len(specs) - len(todo)
         if skipped:
             print(f"resuming {cfg.out}: skipped {skipped} finished episode(s), {len(todo)} to run", file=err)
@@ -213,9 +220,10 @@ def run(cfg: RunConfig) -> int:
             print(f"all {len(specs)} selected episode(s) already finished in {cfg.out}", file=err)
         else:
             probe = probe_suite(suite, python)  # SimulatorUnavailable before anything is written
-            ledger.open(probe["versions"], labels={"reproduces": cfg.reproduces} if cfg.reproduces else None)
+            finished = ledger.open(probe["versions"], labels={"reproduces": cfg.reproduces} if cfg.reproduces else None)
+            todo = _todo(specs, finished, cfg.retry_errors)  # under OUT's lock
             try:
-                interrupted = _execute(
+                interrupted = bool(todo) and _execute(
                     cfg, suite, pspec, replan, todo, probe, python, placement, replicas, ledger, video_mode, cluster
                 )
             except PolicyCrashed as e:
@@ -285,11 +293,12 @@ def _execute(cfg, suite, pspec, replan, todo, probe, python, placement, replicas
         bar = progress.add_task(suite.name, total=len(todo), sr="-", errors="")
 
         def on_result(result: EpisodeResult) -> None:
-            ledger.append(result_row(result, run_meta))
-            if result.status == "ok":
+            row = result_row(result, run_meta)
+            ledger.append(row)
+            if outcomes.counted(row):  # a policy error is a failure of the policy
                 stats["ok"] += 1
-                stats["success"] += int(result.success)
-            else:
+                stats["success"] += int(outcomes.succeeded(row))
+            if result.status != "ok":
                 stats["errors"] += 1
                 ep = result.episode
                 progress.console.print(

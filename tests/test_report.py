@@ -15,7 +15,7 @@ from tests.test_report_helpers import counts, episode_rows, make_run, write_run
 from vla_eval import aggregation as agg
 from vla_eval.cli import main
 from vla_eval.errors import UsageError
-from vla_eval.metrics import stratified_interval, wilson_interval
+from vla_eval.metrics import stratified_score_interval, wilson_interval
 from vla_eval.reference import REQUIRED_COLUMNS, load_reference, verdict
 from vla_eval.render import to_markdown, write_report
 from vla_eval.report import COLUMNS, aggregate
@@ -104,11 +104,16 @@ def test_libero_suite_row_485_of_500(tmp_path):
 
 
 def test_stratified_hand_value():
-    # (45/50 + 12/24) / 2 = 0.7; SE = sqrt(.9*.1/50 + .5*.5/24) / 2 = 0.0552645
+    # (45/50 + 12/24) / 2 = 0.7; the score interval's ends are where the score statistic, with the
+    # variance at the constrained rates, equals 1.96^2
     e = agg.rate_task_mean([counts(45, 50), counts(12, 24)])
     assert e.value == pytest.approx(0.7)
-    assert (e.low, e.high) == pytest.approx((0.7 - 1.96 * 0.0552645, 0.7 + 1.96 * 0.0552645), abs=1e-6)
+    assert (e.low, e.high) == pytest.approx(stratified_score_interval([45, 12], [50, 24])[1:])
     assert (e.n, e.k, e.tasks) == (74, 57, 2)
+    # all tasks at 0% or 100%: an interval of positive width (the normal one was a point)
+    zero, full = agg.rate_task_mean([counts(0, 24)] * 4), agg.rate_task_mean([counts(24, 24)] * 4)
+    assert (zero.value, zero.low) == (0.0, 0.0) and zero.high == pytest.approx(1.96**2 / (96 + 1.96**2))
+    assert (full.value, full.high) == (1.0, 1.0) and full.low == pytest.approx(96 / (96 + 1.96**2))
 
 
 def test_libero_average_of_four_suites_is_stratified_over_suites():
@@ -116,12 +121,14 @@ def test_libero_average_of_four_suites_is_stratified_over_suites():
     rows = [r for s, k in ks.items() for r in libero_rows(s, k)]
     df = aggregate(rows, reference=[])
     avg = all_row(df, "libero_avg")
-    # mean (.97+.98+.94+.90)/4 = .9475; SE = sqrt(.1951/500)/4 = .0049385 -> +- .009679
+    # mean (.97+.98+.94+.90)/4 = .9475; the normal interval would be +- .009679 (SE .0049385): the
+    # score interval is close to it here, and leans towards 0.5 as a score interval does
     assert avg.sr == pytest.approx(0.9475)
-    assert (avg.ci_low, avg.ci_high) == pytest.approx((0.9475 - 0.009679, 0.9475 + 0.009679), abs=2e-6)
-    assert (avg.ci_low, avg.ci_high) == pytest.approx(stratified_interval(list(ks.values()), [500] * 4)[1:])
+    assert (avg.ci_low, avg.ci_high) == pytest.approx(stratified_score_interval(list(ks.values()), [500] * 4)[1:])
+    assert avg.ci_low == pytest.approx(0.9475 - 0.009679, abs=1e-3) and avg.ci_high == pytest.approx(
+        0.9475 + 0.009679, abs=1e-3)
     assert avg.n == 2000 and avg.successes == sum(ks.values())
-    assert "| libero_avg | **LIBERO average** (mean of 4 suites) | 2000 | 94.8 | [93.8, 95.7] | 0 |" in to_markdown(df)
+    assert "| libero_avg | **LIBERO average** (mean of 4 suites) | 2000 | 94.8 | [93.7, 95.6] | 0 | 0 |" in to_markdown(df)
     # libero_90 is reported apart and does not move the average
     df90 = aggregate(rows + libero_rows("libero_90", 1800, tasks=90), reference=[])
     assert all_row(df90, "libero_avg").sr == avg.sr and all_row(df90, "libero_90").n == 4500
@@ -150,7 +157,7 @@ def test_task_mean_suite_and_grasp_metrics_kept_apart():
     df = aggregate(rows, reference=[], info=simpler_info)
     r = all_row(df, "simpler_widowx")
     assert r.sr == pytest.approx(0.75)  # mean of 0.5 and 1.0, not 24/36
-    assert (r.ci_low, r.ci_high) == pytest.approx(stratified_interval([12, 12], [24, 12])[1:])
+    assert (r.ci_low, r.ci_high) == pytest.approx(stratified_score_interval([12, 12], [24, 12])[1:])
     assert r.task == "mean of 2 task(s)" and (r.n, r.successes) == (36, 24)
     assert "| simpler_widowx | **all** (mean of 2 task(s)) | 36 | 75.0 |" in to_markdown(df)
     m = {(x["task_index"], x["metric"]): x for x in df.attrs["metrics"]}
@@ -270,9 +277,10 @@ def test_property_rules(tasks):
     tm = agg.rate_task_mean(groups)
     assert tm.value == pytest.approx(sum(k / n for k, n in tasks) / len(tasks))
     assert 0 <= tm.low <= tm.value + 1e-12 and tm.value - 1e-12 <= tm.high <= 1
-    # a benchmark row over pooled members == stratified interval with one stratum per member
+    assert tm.high > tm.low  # never a point at finite n
+    # a benchmark row over pooled members == the score interval with one stratum per member
     comb = agg.combine([agg.rate_pooled([g]) for g in groups])
-    assert (comb.value, comb.low, comb.high) == pytest.approx(stratified_interval(ks, ns), abs=1e-12)
+    assert (comb.value, comb.low, comb.high) == pytest.approx(stratified_score_interval(ks, ns), abs=1e-12)
 
 
 @settings(max_examples=60, deadline=None)
@@ -388,7 +396,7 @@ def test_cli_leaderboard_over_four_suite_dirs(tmp_path, capsys):
     code, out, _ = cli(capsys, "report", *dirs, other, "--reproduces", "OpenVLA-OFT")
     assert code == 0
     board = out[out.index("leaderboard: SR"):]
-    assert "libero_avg" in board and "94.8 [93.8, 95.7] n=2000 ✗" in board  # published avg 97.1 is outside
+    assert "libero_avg" in board and "94.8 [93.7, 95.6] n=2000 ✗" in board  # published avg 97.1 is outside
     assert "97.0 [95.1, 98.2] n=500 ✓" in board and "80.0 [76.3, 83.3] n=500 ✗" in board
     assert board.index("libero_spatial") < board.index("libero_object") < board.index("libero_10") < board.index(
         "libero_avg")

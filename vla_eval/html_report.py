@@ -142,7 +142,7 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
     for s in suites:
         info = next((e.df.attrs["suites"][s] for e in entries if s in e.df.attrs.get("suites", {})), None)
         sub = (f"{'split ' + info['split'] + ' · ' if info['split'] else ''}aggregation {info['aggregation']}: "
-               f"{agg.rule(info['aggregation']).describe}") if info else "benchmark row: mean of its suites, stratified interval"
+               f"{agg.rule(info['aggregation']).describe}") if info else "benchmark row: mean of its suites, stratified score interval"
         out.append(f'<section class="suite" id="suite-{_e(s)}"><h2>{_e(s)} <small>{_e(sub)}</small></h2>')
         out.append('<table class="tasks"><tr><th>task</th><th>run</th><th class="num">n</th><th class="num">SR %</th>'
                    '<th>95% CI</th><th class="num">errors</th><th>SR and 95% CI</th><th>videos</th></tr>')

@@ -59,6 +59,7 @@ class RunConfig:
     ray_address: str | None = None
     record_video: str | None = None  # None: "failures" when the video extra is installed
     reproduces: str | None = None
+    record_trajectory: bool = False  # OUT/trajectories/<episode_id>.npz per episode (vla_eval.trajectory)
 
 
 def policy_kwargs(name_or_path: str, suite: Suite, user: dict[str, Any]) -> dict[str, Any]:
@@ -330,7 +331,12 @@ def _execute(cfg, suite, pspec, replan, todo, probe, python, placement, replicas
                                 logs / f"worker-{i}.log", python)  # fmt: skip
                     for i in range(n_workers)
                 ]
-            run_episodes(todo, slots, replicas, loop_cfg, on_result, on_retry, recorder_factory)
+            trajectory_factory = None
+            if cfg.record_trajectory:
+                from vla_eval.trajectory import TrajectoryRecorder
+
+                trajectory_factory = lambda spec: TrajectoryRecorder(Path(cfg.out), spec.episode_id)  # noqa: E731
+            run_episodes(todo, slots, replicas, loop_cfg, on_result, on_retry, recorder_factory, trajectory_factory)
         except KeyboardInterrupt:
             return True
         finally:

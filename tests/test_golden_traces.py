@@ -121,3 +121,29 @@ def test_maniskill3_golden_trace(tmp_path):
     pairs = record_and_replay(tmp_path, "maniskill3", "random", "0", "0", "--max-steps", "20")
     (ta, tb), = pairs
     assert ta.steps == 20 and np.ptp(ta.state[:, :7], axis=0).max() > 1e-3  # the arm moved
+
+
+def test_report_and_html_link_each_failed_episodes_video_and_trajectory(tmp_path, capsys):
+    from vla_eval.cli import main
+
+    out = tmp_path / "run"
+    _run("--suite", "toy_reach", "--policy", "tests.toy_policies:CameraPolicy", "--tasks", "0", "--episodes", "0:2",
+         "--max-steps", "5", "--record-video", "failures", "--record-trajectory", "--out", str(out))
+    rows = list(read_rows(out / EPISODES_FILE))
+    assert len(rows) == 2 and not any(r["success"] for r in rows)
+    with pytest.raises(SystemExit):
+        main(["report", str(out)])
+    printed = capsys.readouterr().out
+    md = (out / "report.md").read_text()
+    for r in rows:
+        eid = r["episode_id"]
+        assert (out / "videos" / f"{eid}.mp4").exists() and (out / "trajectories" / f"{eid}.npz").exists()
+        assert f"[mp4](videos/{eid}.mp4) | [npz](trajectories/{eid}.npz)" in md
+        assert f"videos/{eid}.mp4, trajectories/{eid}.npz" in printed
+    board = tmp_path / "board.html"
+    with pytest.raises(SystemExit):
+        main(["report", str(out), "--format", "html", "--output", str(board)])
+    html = board.read_text()
+    for r in rows:
+        assert f'href="run/trajectories/{r["episode_id"]}.npz"' in html
+        assert f'href="run/videos/{r["episode_id"]}.mp4"' in html

@@ -132,6 +132,24 @@ def to_markdown(df) -> str:
                 f"{fmt_published(x['metric'], x['published'])} | {_ours(x)} | {x['verdict'] or ''} | "
                 f"{x['training_protocol']} | {x['source']} |\n"
             )
+    text += failed_markdown(df.attrs.get("failed") or [])
+    return text
+
+
+def failed_markdown(failed: Sequence[Mapping[str, Any]]) -> str:
+    """The episodes that did not succeed, with links to their video and trajectory (relative to OUT)."""
+    if not failed:
+        return ""
+    text = (f"\nEpisodes that did not succeed ({len(failed)}): failure, policy error (a failure) or incomplete "
+            "(not counted); video and trajectory where recorded (`--record-video`, `--record-trajectory`):\n\n"
+            "| suite | task | episode | id | outcome | steps | video | trajectory | error |\n"
+            "|---|---|---:|---|---|---:|---|---|---|\n")
+    for f in failed:
+        video = f"[mp4]({f['video']})" if f["video"] else ""
+        traj = f"[npz]({f['trajectory']})" if f["trajectory"] else ""
+        err = str(f["error"]).replace("|", "\\|").replace("\n", " ")[:200]
+        text += (f"| {f['suite']} | {f['task_index']}: {f['task']} | {f['episode_index']} | {f['episode_id']} | "
+                 f"{f['outcome'].replace('_', ' ')} | {f['steps']} | {video} | {traj} | {err} |\n")
     return text
 
 
@@ -185,6 +203,17 @@ def print_table(df, title: str, console=None) -> None:
     note = incomplete_note(df)
     if note:
         console.print(note, style="bold red", highlight=False, markup=False)
+    failed = df.attrs.get("failed") or []
+    recorded = [f for f in failed if f["video"] or f["trajectory"]]
+    if recorded:
+        console.print(f"{len(failed)} episode(s) did not succeed; {len(recorded)} with a video or trajectory, "
+                      "listed in report.md:", highlight=False)
+        for f in recorded[:10]:
+            files = ", ".join(x for x in (f["video"], f["trajectory"]) if x)
+            console.print(f"  {f['suite']} task {f['task_index']} episode {f['episode_index']} "
+                          f"({f['outcome'].replace('_', ' ')}): {files}", highlight=False, markup=False, soft_wrap=True)
+        if len(recorded) > 10:
+            console.print(f"  ... and {len(recorded) - 10} more", highlight=False)
     metrics = df.attrs.get("metrics") or []
     if metrics:
         t = Table(title="other metrics (apart from success)", title_justify="left")

@@ -178,6 +178,26 @@ def _qualify(v: str, members: Sequence[_SuiteAgg]) -> str:
     return f"{v} ({'; '.join(notes)})" if notes else v
 
 
+def failed_episodes(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every episode that did not succeed, in suite/task/episode order, with what it left to look at:
+    ``video`` (``videos/<episode_id>.mp4``) and ``trajectory`` (``trajectories/<episode_id>.npz``),
+    paths relative to the run directory, "" when not recorded."""
+    out = []
+    for r in sorted(rows, key=lambda r: (r["suite"], r["task_index"], r["episode_index"], r["episode_id"])):
+        what = outcomes.outcome(r)
+        if what == outcomes.SUCCESS:
+            continue
+        m = r.get("metrics") or {}
+        out.append({
+            "suite": r["suite"], "task_index": r["task_index"], "task": r["task"],
+            "episode_index": r["episode_index"], "episode_id": r["episode_id"], "outcome": what,
+            "error": r.get("error") or "", "steps": r.get("steps"),
+            "video": f"videos/{r['episode_id']}.mp4" if m.get("video") else "",
+            "trajectory": str(m.get("trajectory") or ""),
+        })  # fmt: skip
+    return out
+
+
 def aggregate(
     rows: Iterable[dict[str, Any]],
     *,
@@ -268,5 +288,6 @@ def aggregate(
     df.attrs["metrics"] = mout
     df.attrs["reference"] = refs
     df.attrs["reproduces"] = sorted(set(canon.values()))
+    df.attrs["failed"] = failed_episodes(rows)
     df.attrs["suites"] = {s: {"aggregation": a.info.aggregation, "split": a.info.split} for s, a in suites.items()}
     return df

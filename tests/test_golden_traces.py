@@ -9,6 +9,9 @@ replay (a flipped action, a reset that depends on history, an unseeded draw) fai
 - ManiSkill3 (sim, where its environment is built: `vla-eval env create maniskill3`): there is no
   scripted expert for ManiSkill3 here, so the recorded policy is `random` (seeded per episode),
   20 steps of PickCube-v1.
+- SimplerEnv WidowX (sim, same environment, plus the Bridge assets: $MS_ASSET_DIR or
+  ../shared/assets/maniskill_bridge, whose placeholder files make it a driver check, not a
+  benchmark): `random`, 10 steps of the spoon task.
 """
 
 from __future__ import annotations
@@ -29,20 +32,20 @@ from vla_eval.trajectory import load
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+def _run(*args: str, timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:
     r = subprocess.run([sys.executable, "-m", "vla_eval.cli", "run", *args], cwd=ROOT, capture_output=True,
-                       text=True, timeout=timeout)
+                       text=True, timeout=timeout, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     return r
 
 
 def record_and_replay(tmp_path: Path, suite: str, policy: str, tasks: str, episodes: str, *extra: str,
-                      policy_args: tuple[str, ...] = ()) -> list[tuple[dict, dict]]:
+                      policy_args: tuple[str, ...] = (), env: dict | None = None) -> list[tuple[dict, dict]]:
     rec, rep = tmp_path / "recorded", tmp_path / "replayed"
     sel = ["--suite", suite, "--tasks", tasks, "--episodes", episodes, *extra, "--record-trajectory"]
     pa = [a for x in policy_args for a in ("--policy-args", x)]
-    _run(*sel, "--policy", policy, *pa, "--out", str(rec))
-    _run(*sel, "--policy", "replay", "--policy-args", f"source={rec}", "--out", str(rep))
+    _run(*sel, "--policy", policy, *pa, "--out", str(rec), env=env)
+    _run(*sel, "--policy", "replay", "--policy-args", f"source={rec}", "--out", str(rep), env=env)
     a = {r["episode_id"]: r for r in read_rows(rec / EPISODES_FILE)}
     b = {r["episode_id"]: r for r in read_rows(rep / EPISODES_FILE)}
     assert set(a) == set(b) and a
@@ -147,3 +150,23 @@ def test_report_and_html_link_each_failed_episodes_video_and_trajectory(tmp_path
     for r in rows:
         assert f'href="run/trajectories/{r["episode_id"]}.npz"' in html
         assert f'href="run/videos/{r["episode_id"]}.mp4"' in html
+
+
+def _bridge_assets() -> str | None:
+    import os
+
+    for cand in (os.environ.get("MS_ASSET_DIR"), str(ROOT.parent / "shared" / "assets" / "maniskill_bridge")):
+        if cand and (Path(cand) / "data" / "tasks" / "bridge_v2_real2sim_dataset").is_dir():
+            return cand
+    return None
+
+
+@pytest.mark.sim
+@pytest.mark.skipif(_maniskill3_python() is None or _bridge_assets() is None,
+                    reason="needs the ManiSkill3 environment and the Bridge assets")
+def test_simpler_widowx_golden_trace(tmp_path):
+    import os
+
+    env = {**os.environ, "MS_ASSET_DIR": str(_bridge_assets())}
+    (ta, tb), = record_and_replay(tmp_path, "simpler_widowx", "random", "0", "0", "--max-steps", "10", env=env)
+    assert ta.steps == 10 and ta.state.shape[1] == 15  # ee xyz, quat wxyz, qpos 8

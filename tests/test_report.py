@@ -206,7 +206,7 @@ def test_episode_mean_continuous_metrics_and_reproduction():
     partial = " (partial run: 6 of 1839 episodes)"
     assert v == {k: "reproduced" + partial for k in ("NE", "OSR", "SR", "SPL")}
     shown = {x["method"] for x in df.attrs["reference"]}
-    assert shown == {"Uni-NaVid", "NaVILA", "StreamVLN", "Qwen-VLA-Instruct"}  # R2R rows only, no RxR
+    assert shown == {"Uni-NaVid", "NaVILA", "StreamVLN", "Qwen-VLA-Instruct", "Qwen-VLA-Base"}  # R2R rows only, no RxR
     assert "| r2r_val_unseen | **all** | spl | 6 | 50.0 |" in to_markdown(df)  # SPL shown in percent
 
 
@@ -297,7 +297,7 @@ def test_property_mean_interval_shifts(xs, c):
 
 def test_reference_rows_hold_protocols_section_8():
     rows = load_reference()
-    assert len(rows) == 120
+    assert len(rows) == 132
     files = sorted(p.name for p in (ROOT / "results" / "reference").glob("*.csv"))
     assert files == ["domino.csv", "libero.csv", "robocasa.csv", "robotwin.csv", "simplerenv.csv", "vln_ce.csv"]
     for p in (ROOT / "results" / "reference").glob("*.csv"):
@@ -318,6 +318,36 @@ def test_reference_rows_hold_protocols_section_8():
         "r2r_val_unseen", "rxr_val_unseen"}
     assert all(r.source and r.training_protocol for r in rows)
     assert all(r.ours is not None for r in rows)  # every published metric maps onto one of ours
+
+
+def test_qwen_vla_readme_rows_with_split_and_comparability():
+    rows = load_reference()
+    get = {(r.method, r.suite, r.split, r.metric): r for r in rows if not r.task}
+    base = {k[1:]: r.value for k, r in get.items() if k[0] == "Qwen-VLA-Base"}
+    assert base == {
+        ("libero_avg", "default", "SR"): 90.8, ("robocasa_gr1", "default", "SR"): 40.4,
+        ("simpler_widowx", "visual_matching", "SR"): 64.3, ("robotwin_easy", "demo_clean", "SR"): 64.3,
+        ("robotwin_hard", "demo_randomized", "SR"): 66.4, ("r2r_val_unseen", "val_unseen", "OSR"): 61.7,
+        ("r2r_val_unseen", "val_unseen", "SR"): 53.8, ("rxr_val_unseen", "val_unseen", "SR"): 55.1,
+        ("simpler_widowx", "ood", "SR"): 25.3, ("domino", "unspecified", "SR"): 21.1,
+        ("domino", "unspecified", "MS"): 37.4,
+    }  # fmt: skip
+    assert get[("Qwen-VLA-Instruct", "simpler_widowx", "ood", "SR")].value == 32.0
+    for r in rows:
+        if r.method.startswith("Qwen-VLA") and (r.split in ("ood", "unspecified")):
+            assert r.comparable_to, r  # no verdict against this harness's protocol
+        if "QwenLM/Qwen-VLA:README.md" in r.source:
+            assert r.comparable_to or "comparable to" in r.notes, r
+
+    # a reproduction of Qwen-VLA-Base on SimplerEnv: a verdict on the visual-matching row, none on the OOD row
+    def metrics(ti, ei, success):
+        return {"success": success}
+
+    sim = episode_rows("simpler_widowx", {t: counts(16, 24) for t in range(4)}, metrics=metrics)
+    df = aggregate(sim, reference=rows, reproduces="Qwen-VLA-Base", info=lambda n: SuiteInfo(n, "task_mean"))
+    mine = {x["split"]: x for x in df.attrs["reference"] if x["reproduces"] == "Qwen-VLA-Base"}
+    assert mine["visual_matching"]["verdict"].startswith("reproduced")  # 64.3 inside the interval around 66.7
+    assert mine["ood"]["verdict"].startswith("not comparable: SimplerEnv-OOD numbers of other methods only")
 
 
 def test_bad_reference_files_are_clear_errors(tmp_path):

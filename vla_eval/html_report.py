@@ -216,7 +216,7 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
 
 def _verdict(e: Entry, suite: str) -> str:
     for x in e.df.attrs.get("reference", []):
-        if x["suite"] == suite and x["reproduces"] and x["metric"] in ("SR", ""):
+        if x["suite"] == suite and x["reproduces"] and x["metric"] in ("SR", "") and not x.get("comparable_to"):
             v = x["verdict"]
             cls = "ok" if v.startswith("reproduced") else ("bad" if v.startswith("not reproduced") else "dim")
             mark = {"ok": "✓", "bad": "✗"}.get(cls, "·")

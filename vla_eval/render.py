@@ -311,7 +311,7 @@ def print_leaderboard(entries: Sequence[Entry], console=None) -> None:
                 continue
             r = sel.iloc[0]
             v = next((x["verdict"] for x in e.df.attrs["reference"]
-                      if x["suite"] == c and x["reproduces"] and x["metric"] == "SR"), "")
+                      if x["suite"] == c and x["reproduces"] and x["metric"] == "SR" and not x.get("comparable_to")), "")
             mark = {"reproduced": " ✓", "not reproduced": " ✗"}.get(v.split(" (")[0], "")
             cells.append(f"{_pct(r.sr)} {_ci(r.n, r.ci_low, r.ci_high)} n={r.n}{mark}")
         body.append((e.label, cells, "bold"))

@@ -39,7 +39,7 @@ COLUMNS = ["suite", "task_index", "task", "n", "successes", "sr", "ci_low", "ci_
 METRIC_COLUMNS = ["level", "suite", "task_index", "task", "metric", "kind", "n", "value", "ci_low", "ci_high"]
 REFERENCE_COLUMNS = [
     "suite", "split", "task", "method", "metric", "published", "training_protocol", "source", "notes",
-    "reproduces", "ours", "ours_ci_low", "ours_ci_high", "verdict",
+    "reproduces", "ours", "ours_ci_low", "ours_ci_high", "verdict", "comparable_to",
 ]  # fmt: skip
 
 
@@ -267,8 +267,12 @@ def aggregate(
         for r in sorted(mine, key=lambda r: (r.task, r.metric != "SR", r.metric, r.method.lower())):
             rec = {c: "" for c in REFERENCE_COLUMNS}
             rec.update(suite=name, split=r.split, task=r.task, method=r.method, metric=r.metric, published=r.value,
-                       training_protocol=r.training_protocol, source=r.source, notes=r.notes)
-            if method is not None and r.method == method and not r.task:
+                       training_protocol=r.training_protocol, source=r.source, notes=r.notes,
+                       comparable_to=r.comparable_to)
+            if method is not None and r.method == method and not r.task and r.comparable_to:
+                rec["reproduces"] = method
+                rec["verdict"] = f"not comparable: {r.comparable_to}"
+            elif method is not None and r.method == method and not r.task:
                 m = r.ours
                 est = None if m is None else (success if m.key == "success" else level_metrics.get(m.key))
                 rec["reproduces"] = method

@@ -250,9 +250,10 @@ def print_comparison(c: Comparison, base_dir: Path, cand_dir: Path, console=None
         worst = ", ".join(f"{r.suite} ({_pp(r.diff)} pts, p = {_p(r.p_value)})" for r in c.regressions)
         console.print(f"[bold red]REGRESSION[/]: the candidate is significantly worse (alpha {c.alpha:g}) on {worst}")
     elif c.incomplete:
-        console.print(f"[bold yellow]CANNOT DECIDE[/]: no significant regression on the {sum(r.n for r in c.rates if r.level == 'suite')} "
-                      f"paired episode(s), but {len(c.incomplete)} episode(s) are incomplete; rerun the incomplete run "
-                      "with --retry-errors, then compare again (exit 2)")
+        paired = sum(r.n for r in c.rates if r.level == "suite")
+        console.print(f"[bold yellow]CANNOT DECIDE[/]: no significant regression on the {paired} paired episode(s), "
+                      f"but {len(c.incomplete)} episode(s) are incomplete; rerun the incomplete run with "
+                      "--retry-errors, then compare again (exit 2)")
     else:
         console.print(f"no significant regression (alpha {c.alpha:g})", highlight=False)
 

@@ -16,7 +16,7 @@ from vla_eval import aggregation as agg
 from vla_eval.cli import main
 from vla_eval.errors import UsageError
 from vla_eval.metrics import stratified_score_interval, wilson_interval
-from vla_eval.reference import REQUIRED_COLUMNS, load_reference, verdict
+from vla_eval.reference import REQUIRED_COLUMNS, ReferenceRow, load_reference, verdict
 from vla_eval.render import to_markdown, write_report
 from vla_eval.report import COLUMNS, aggregate
 from vla_eval.runs import SuiteInfo, suite_info
@@ -252,6 +252,13 @@ def test_policy_errors_count_as_failures_and_simulator_errors_make_the_run_incom
     assert (r.ci_low, r.ci_high) == pytest.approx(wilson_interval(11, 14))
     md = to_markdown(df)
     assert "| toy_reach | **all** | 14 | 78.6 | [52.4, 92.4] | 3 | 2 |" in md and "INCOMPLETE" in md
+    # a reproduction verdict says both
+    info = lambda n: SuiteInfo(n, "pooled", n_episodes=16)  # noqa: E731
+    ref = [ReferenceRow(method="M", suite="toy_reach", split="default", metric="SR", value=78.0, source="s",
+                        training_protocol="t")]
+    v = aggregate(rows, reference=ref, reproduces="M", info=info).attrs["reference"][0]["verdict"]
+    assert v == ("reproduced (incomplete: 2 episode(s) with simulator/infrastructure/timeout errors not counted; "
+                 "3 policy error(s) counted as failures)")
     # rows of an older ledger: an error without a class is not counted (incomplete), never a success
     old = [dict(x, error_class=None) for x in episode_rows("toy_reach", {0: [True, "error"]})]
     r = all_row(aggregate(old, reference=[]), "toy_reach")

@@ -175,6 +175,9 @@ def _qualify(v: str, members: Sequence[_SuiteAgg]) -> str:
     errors = sum(m.errors for m in members)
     if errors:
         notes.append(f"incomplete: {errors} episode(s) with simulator/infrastructure/timeout errors not counted")
+    policy_errors = sum(m.policy_errors for m in members)
+    if policy_errors:
+        notes.append(f"{policy_errors} policy error(s) counted as failures")
     return f"{v} ({'; '.join(notes)})" if notes else v
 
 

@@ -75,15 +75,43 @@ def test_small_regression_is_not_significant(tmp_path, capsys):
     assert code == 0 and "-8.3" in out and "no significant regression" in out  # 2 flips: p = 0.5
 
 
-def test_only_ok_episodes_in_both_are_paired(tmp_path, capsys):
+def test_incomplete_episodes_are_not_paired_and_the_gate_cannot_decide(tmp_path, capsys):
     base = make_run(tmp_path / "base", "toy_reach", {0: [True, True, "error", True]})
     cand = make_run(tmp_path / "cand", "toy_reach", {0: [True, "error", False, False]})
-    code, out, _ = cli(capsys, base, cand)
-    assert code == 0  # one pair flipped: p = 1
+    code, out, err = cli(capsys, base, cand)
+    assert code == 2  # one pair flipped (p = 1), but two episodes are incomplete: cannot decide
+    assert "CANNOT DECIDE" in out and "cannot decide: 2 episode(s) incomplete" in err
     c = compare_rows(episode_rows("toy_reach", {0: [True, True, "error", True]}),
                      episode_rows("toy_reach", {0: [True, "error", False, False]}))
-    assert c.rates[-1].n == 2 and (c.unpaired_base, c.unpaired_cand) == (1, 1)
-    assert "not paired (missing or error in the other run): 1 base, 1 candidate" in out
+    assert c.rates[-1].n == 2 and (c.unpaired_base, c.unpaired_cand) == (0, 0)
+    assert [(x["episode_index"], y["episode_index"]) for x, y in c.incomplete] == [(1, 1), (2, 2)]
+    assert "incomplete: 2 episode(s) of both runs not paired" in out
+    assert "episode 1 [" in out and "candidate: simulator error: boom" in out
+    # a significant regression is still a regression (exit 1), incomplete episodes or not
+    bad = {0: [True] * 7 + ["error"], 1: [False] * 8}
+    base2 = make_run(tmp_path / "base2", "toy_reach", {0: [True] * 8, 1: [True] * 8})
+    cand2 = make_run(tmp_path / "cand2", "toy_reach", bad)
+    assert cli(capsys, base2, cand2)[0] == 1
+    # episodes missing from one run (a partial candidate) are unpaired but do not block the gate
+    part = make_run(tmp_path / "part", "toy_reach", {0: [True, True]})
+    code, out, _ = cli(capsys, base2, part)
+    assert code == 0 and "not paired (missing in the other run): 14 base, 0 candidate" in out
+
+
+def test_policy_errors_are_failures_of_the_candidate(tmp_path, capsys):
+    base = make_run(tmp_path / "base", "toy_reach", {0: [True] * 8, 1: [True] * 8, 2: [True] * 8})
+    broken = {0: [True] * 8, 1: ["policy_error"] * 6 + [True] * 2, 2: ["policy_error"] * 5 + [True] * 3}
+    cand = make_run(tmp_path / "cand", "toy_reach", broken)
+    code, out, _ = cli(capsys, base, cand)
+    assert code == 1 and "REGRESSION" in out  # 11 flips of 24, none back: p = 2 / 2**11
+    c = compare_rows(episode_rows("toy_reach", {0: [True] * 8, 1: [True] * 8, 2: [True] * 8}),
+                     episode_rows("toy_reach", broken))
+    suite = c.rates[-1]
+    assert (suite.n, suite.worse, suite.cand_policy_errors, suite.base_policy_errors) == (24, 11, 11, 0)
+    assert suite.p_value == pytest.approx(2 / 2**11)
+    assert len(c.flipped_worse) == 11 and not c.incomplete
+    assert out.count(": policy error: boom") == 11
+    assert "policy errors (counted as failures) in toy_reach: base 0, candidate 11" in out
 
 
 def test_continuous_metrics_use_the_paired_bootstrap(tmp_path):
@@ -113,7 +141,7 @@ def test_unpairable_runs_exit_2(tmp_path, capsys):
     assert_cannot_pair(code, err, "protocol_version '1' in")
     short = make_run(tmp_path / "short", "toy_reach", ALL_OK, max_steps=10)  # other step limit: other episode ids
     code, _, err = cli(capsys, toy, short)
-    assert_cannot_pair(code, err, "no common episode ids with status ok (base has 24, candidate 24)")
+    assert_cannot_pair(code, err, "no common episode ids that ran to their end or failed by a policy error (base has 24, candidate 24)")
     errs = make_run(tmp_path / "errs", "toy_reach", {0: ["error"] * 8})
     code, _, err = cli(capsys, toy, errs)
     assert_cannot_pair(code, err, "no common episode ids")

@@ -15,8 +15,8 @@ from tests.test_report_helpers import counts, episode_rows, make_run, write_run
 from vla_eval import aggregation as agg
 from vla_eval.cli import main
 from vla_eval.errors import UsageError
-from vla_eval.metrics import stratified_interval, wilson_interval
-from vla_eval.reference import REQUIRED_COLUMNS, load_reference, verdict
+from vla_eval.metrics import stratified_score_interval, wilson_interval
+from vla_eval.reference import REQUIRED_COLUMNS, ReferenceRow, load_reference, verdict
 from vla_eval.render import to_markdown, write_report
 from vla_eval.report import COLUMNS, aggregate
 from vla_eval.runs import SuiteInfo, suite_info
@@ -104,11 +104,16 @@ def test_libero_suite_row_485_of_500(tmp_path):
 
 
 def test_stratified_hand_value():
-    # (45/50 + 12/24) / 2 = 0.7; SE = sqrt(.9*.1/50 + .5*.5/24) / 2 = 0.0552645
+    # (45/50 + 12/24) / 2 = 0.7; the score interval's ends are where the score statistic, with the
+    # variance at the constrained rates, equals 1.96^2
     e = agg.rate_task_mean([counts(45, 50), counts(12, 24)])
     assert e.value == pytest.approx(0.7)
-    assert (e.low, e.high) == pytest.approx((0.7 - 1.96 * 0.0552645, 0.7 + 1.96 * 0.0552645), abs=1e-6)
+    assert (e.low, e.high) == pytest.approx(stratified_score_interval([45, 12], [50, 24])[1:])
     assert (e.n, e.k, e.tasks) == (74, 57, 2)
+    # all tasks at 0% or 100%: an interval of positive width (the normal one was a point)
+    zero, full = agg.rate_task_mean([counts(0, 24)] * 4), agg.rate_task_mean([counts(24, 24)] * 4)
+    assert (zero.value, zero.low) == (0.0, 0.0) and zero.high == pytest.approx(1.96**2 / (96 + 1.96**2))
+    assert (full.value, full.high) == (1.0, 1.0) and full.low == pytest.approx(96 / (96 + 1.96**2))
 
 
 def test_libero_average_of_four_suites_is_stratified_over_suites():
@@ -116,12 +121,14 @@ def test_libero_average_of_four_suites_is_stratified_over_suites():
     rows = [r for s, k in ks.items() for r in libero_rows(s, k)]
     df = aggregate(rows, reference=[])
     avg = all_row(df, "libero_avg")
-    # mean (.97+.98+.94+.90)/4 = .9475; SE = sqrt(.1951/500)/4 = .0049385 -> +- .009679
+    # mean (.97+.98+.94+.90)/4 = .9475; the normal interval would be +- .009679 (SE .0049385): the
+    # score interval is close to it here, and leans towards 0.5 as a score interval does
     assert avg.sr == pytest.approx(0.9475)
-    assert (avg.ci_low, avg.ci_high) == pytest.approx((0.9475 - 0.009679, 0.9475 + 0.009679), abs=2e-6)
-    assert (avg.ci_low, avg.ci_high) == pytest.approx(stratified_interval(list(ks.values()), [500] * 4)[1:])
+    assert (avg.ci_low, avg.ci_high) == pytest.approx(stratified_score_interval(list(ks.values()), [500] * 4)[1:])
+    assert avg.ci_low == pytest.approx(0.9475 - 0.009679, abs=1e-3) and avg.ci_high == pytest.approx(
+        0.9475 + 0.009679, abs=1e-3)
     assert avg.n == 2000 and avg.successes == sum(ks.values())
-    assert "| libero_avg | **LIBERO average** (mean of 4 suites) | 2000 | 94.8 | [93.8, 95.7] | 0 |" in to_markdown(df)
+    assert "| libero_avg | **LIBERO average** (mean of 4 suites) | 2000 | 94.8 | [93.7, 95.6] | 0 | 0 |" in to_markdown(df)
     # libero_90 is reported apart and does not move the average
     df90 = aggregate(rows + libero_rows("libero_90", 1800, tasks=90), reference=[])
     assert all_row(df90, "libero_avg").sr == avg.sr and all_row(df90, "libero_90").n == 4500
@@ -150,7 +157,7 @@ def test_task_mean_suite_and_grasp_metrics_kept_apart():
     df = aggregate(rows, reference=[], info=simpler_info)
     r = all_row(df, "simpler_widowx")
     assert r.sr == pytest.approx(0.75)  # mean of 0.5 and 1.0, not 24/36
-    assert (r.ci_low, r.ci_high) == pytest.approx(stratified_interval([12, 12], [24, 12])[1:])
+    assert (r.ci_low, r.ci_high) == pytest.approx(stratified_score_interval([12, 12], [24, 12])[1:])
     assert r.task == "mean of 2 task(s)" and (r.n, r.successes) == (36, 24)
     assert "| simpler_widowx | **all** (mean of 2 task(s)) | 36 | 75.0 |" in to_markdown(df)
     m = {(x["task_index"], x["metric"]): x for x in df.attrs["metrics"]}
@@ -199,7 +206,7 @@ def test_episode_mean_continuous_metrics_and_reproduction():
     partial = " (partial run: 6 of 1839 episodes)"
     assert v == {k: "reproduced" + partial for k in ("NE", "OSR", "SR", "SPL")}
     shown = {x["method"] for x in df.attrs["reference"]}
-    assert shown == {"Uni-NaVid", "NaVILA", "StreamVLN", "Qwen-VLA-Instruct"}  # R2R rows only, no RxR
+    assert shown == {"Uni-NaVid", "NaVILA", "StreamVLN", "Qwen-VLA-Instruct", "Qwen-VLA-Base"}  # R2R rows only, no RxR
     assert "| r2r_val_unseen | **all** | spl | 6 | 50.0 |" in to_markdown(df)  # SPL shown in percent
 
 
@@ -230,7 +237,32 @@ def test_n_zero_suite_row():
     df = aggregate(episode_rows("toy_reach", {0: ["error", "error"]}), reference=[])
     r = all_row(df, "toy_reach")
     assert r.n == 0 and r.errors == 2 and math.isnan(r.sr)
-    assert "| toy_reach | **all** | 0 | - | - | 2 |" in to_markdown(df)
+    assert "| toy_reach | **all** | 0 | - | - | 0 | 2 |" in to_markdown(df)
+    assert "**INCOMPLETE**: episodes with simulator/infrastructure/timeout errors are not counted (toy_reach 2)" \
+        in to_markdown(df)
+
+
+def test_policy_errors_count_as_failures_and_simulator_errors_make_the_run_incomplete():
+    rows = episode_rows("toy_reach", {0: [True] * 5 + ["policy_error"] * 3, 1: [True] * 6 + ["error"] * 2})
+    df = aggregate(rows, reference=[])
+    t0, t1, r = df.iloc[0], df.iloc[1], all_row(df, "toy_reach")
+    assert (t0.n, t0.successes, t0.policy_errors, t0.errors) == (8, 5, 3, 0)
+    assert (t1.n, t1.successes, t1.policy_errors, t1.errors) == (6, 6, 0, 2)
+    assert (r.n, r.successes, r.policy_errors, r.errors) == (14, 11, 3, 2)
+    assert (r.ci_low, r.ci_high) == pytest.approx(wilson_interval(11, 14))
+    md = to_markdown(df)
+    assert "| toy_reach | **all** | 14 | 78.6 | [52.4, 92.4] | 3 | 2 |" in md and "INCOMPLETE" in md
+    # a reproduction verdict says both
+    info = lambda n: SuiteInfo(n, "pooled", n_episodes=16)  # noqa: E731
+    ref = [ReferenceRow(method="M", suite="toy_reach", split="default", metric="SR", value=78.0, source="s",
+                        training_protocol="t")]
+    v = aggregate(rows, reference=ref, reproduces="M", info=info).attrs["reference"][0]["verdict"]
+    assert v == ("reproduced (incomplete: 2 episode(s) with simulator/infrastructure/timeout errors not counted; "
+                 "3 policy error(s) counted as failures)")
+    # rows of an older ledger: an error without a class is not counted (incomplete), never a success
+    old = [dict(x, error_class=None) for x in episode_rows("toy_reach", {0: [True, "error"]})]
+    r = all_row(aggregate(old, reference=[]), "toy_reach")
+    assert (r.n, r.errors, r.policy_errors) == (1, 1, 0)
 
 
 # --------------------------------------------------------------------------- properties
@@ -252,9 +284,10 @@ def test_property_rules(tasks):
     tm = agg.rate_task_mean(groups)
     assert tm.value == pytest.approx(sum(k / n for k, n in tasks) / len(tasks))
     assert 0 <= tm.low <= tm.value + 1e-12 and tm.value - 1e-12 <= tm.high <= 1
-    # a benchmark row over pooled members == stratified interval with one stratum per member
+    assert tm.high > tm.low  # never a point at finite n
+    # a benchmark row over pooled members == the score interval with one stratum per member
     comb = agg.combine([agg.rate_pooled([g]) for g in groups])
-    assert (comb.value, comb.low, comb.high) == pytest.approx(stratified_interval(ks, ns), abs=1e-12)
+    assert (comb.value, comb.low, comb.high) == pytest.approx(stratified_score_interval(ks, ns), abs=1e-12)
 
 
 @settings(max_examples=60, deadline=None)
@@ -271,7 +304,7 @@ def test_property_mean_interval_shifts(xs, c):
 
 def test_reference_rows_hold_protocols_section_8():
     rows = load_reference()
-    assert len(rows) == 120
+    assert len(rows) == 132
     files = sorted(p.name for p in (ROOT / "results" / "reference").glob("*.csv"))
     assert files == ["domino.csv", "libero.csv", "robocasa.csv", "robotwin.csv", "simplerenv.csv", "vln_ce.csv"]
     for p in (ROOT / "results" / "reference").glob("*.csv"):
@@ -292,6 +325,36 @@ def test_reference_rows_hold_protocols_section_8():
         "r2r_val_unseen", "rxr_val_unseen"}
     assert all(r.source and r.training_protocol for r in rows)
     assert all(r.ours is not None for r in rows)  # every published metric maps onto one of ours
+
+
+def test_qwen_vla_readme_rows_with_split_and_comparability():
+    rows = load_reference()
+    get = {(r.method, r.suite, r.split, r.metric): r for r in rows if not r.task}
+    base = {k[1:]: r.value for k, r in get.items() if k[0] == "Qwen-VLA-Base"}
+    assert base == {
+        ("libero_avg", "default", "SR"): 90.8, ("robocasa_gr1", "default", "SR"): 40.4,
+        ("simpler_widowx", "visual_matching", "SR"): 64.3, ("robotwin_easy", "demo_clean", "SR"): 64.3,
+        ("robotwin_hard", "demo_randomized", "SR"): 66.4, ("r2r_val_unseen", "val_unseen", "OSR"): 61.7,
+        ("r2r_val_unseen", "val_unseen", "SR"): 53.8, ("rxr_val_unseen", "val_unseen", "SR"): 55.1,
+        ("simpler_widowx", "ood", "SR"): 25.3, ("domino", "unspecified", "SR"): 21.1,
+        ("domino", "unspecified", "MS"): 37.4,
+    }  # fmt: skip
+    assert get[("Qwen-VLA-Instruct", "simpler_widowx", "ood", "SR")].value == 32.0
+    for r in rows:
+        if r.method.startswith("Qwen-VLA") and (r.split in ("ood", "unspecified")):
+            assert r.comparable_to, r  # no verdict against this harness's protocol
+        if "QwenLM/Qwen-VLA:README.md" in r.source:
+            assert r.comparable_to or "comparable to" in r.notes, r
+
+    # a reproduction of Qwen-VLA-Base on SimplerEnv: a verdict on the visual-matching row, none on the OOD row
+    def metrics(ti, ei, success):
+        return {"success": success}
+
+    sim = episode_rows("simpler_widowx", {t: counts(16, 24) for t in range(4)}, metrics=metrics)
+    df = aggregate(sim, reference=rows, reproduces="Qwen-VLA-Base", info=lambda n: SuiteInfo(n, "task_mean"))
+    mine = {x["split"]: x for x in df.attrs["reference"] if x["reproduces"] == "Qwen-VLA-Base"}
+    assert mine["visual_matching"]["verdict"].startswith("reproduced")  # 64.3 inside the interval around 66.7
+    assert mine["ood"]["verdict"].startswith("not comparable: SimplerEnv-OOD numbers of other methods only")
 
 
 def test_bad_reference_files_are_clear_errors(tmp_path):
@@ -370,7 +433,7 @@ def test_cli_leaderboard_over_four_suite_dirs(tmp_path, capsys):
     code, out, _ = cli(capsys, "report", *dirs, other, "--reproduces", "OpenVLA-OFT")
     assert code == 0
     board = out[out.index("leaderboard: SR"):]
-    assert "libero_avg" in board and "94.8 [93.8, 95.7] n=2000 ✗" in board  # published avg 97.1 is outside
+    assert "libero_avg" in board and "94.8 [93.7, 95.6] n=2000 ✗" in board  # published avg 97.1 is outside
     assert "97.0 [95.1, 98.2] n=500 ✓" in board and "80.0 [76.3, 83.3] n=500 ✗" in board
     assert board.index("libero_spatial") < board.index("libero_object") < board.index("libero_10") < board.index(
         "libero_avg")

@@ -22,7 +22,8 @@ def episode_rows(
     metrics: Callable[[int, int, bool], dict] | None = None,
     protocol_version: str = "1",
 ) -> list[dict[str, Any]]:
-    """Rows for ``outcomes[task_index][episode_index]``: True/False, or "error" (status error).
+    """Rows for ``outcomes[task_index][episode_index]``: True/False, "error" (status error, class
+    simulator: not counted) or "policy_error" (status error, class policy: a failure of the policy).
 
     Episode ids are the real ones when ``suite`` is installed (so runs pair and protocol step
     limits apply), made up otherwise.
@@ -47,14 +48,14 @@ def episode_rows(
             meta = [(_fake_id(suite, ti, ei), task.name if task else f"task_{ti}", steps, protocol_version)
                     for ei in range(len(outs))]
         for ei, (o, (eid, task, steps, pv)) in enumerate(zip(outs, meta)):
-            err = o == "error"
+            err = o in ("error", "policy_error")
             success = bool(o) and not err
             rows.append({
                 "episode_id": eid, "suite": suite, "protocol_version": pv, "task": task, "task_index": ti,
                 "episode_index": ei, "seed": 7, "init_state_id": str(ei), "max_steps": steps,
                 "policy": "p", "checkpoint": None, "harness_version": "0", "simulator": {},
                 "status": "error" if err else "ok", "error": "boom" if err else None,
-                "error_class": "simulator" if err else None, "success": success, "steps": 10,
+                "error_class": ("policy" if o == "policy_error" else "simulator") if err else None, "success": success, "steps": 10,
                 "metrics": metrics(ti, ei, success) if metrics else {"success": success},
                 "timing": {"sim_s": 0, "policy_s": 0, "harness_s": 0, "total_s": 0}, "finished_at": "",
             })  # fmt: skip

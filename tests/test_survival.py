@@ -60,7 +60,7 @@ def test_persistent_crash_becomes_an_infrastructure_error_not_a_failure(monkeypa
     assert "was killed by SIGSEGV" in bad["error"]
     assert all(x["status"] == "ok" for k, x in r.items() if k != (0, 2))
     csv = (tmp_path / "out" / "report.csv").read_text()
-    assert "toy_reach,all,1 task(s),3,3,1.0," in csv and csv.strip().endswith(",1")  # n=3 ok, 1 error apart
+    assert "toy_reach,all,1 task(s),3,3,1.0," in csv and csv.strip().endswith(",1,0")  # n=3 ok, 1 error apart, 0 policy errors
 
 
 def test_hang_is_killed_by_the_watchdog_and_retried(monkeypatch, tmp_path):

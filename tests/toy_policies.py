@@ -108,3 +108,22 @@ class RaisingPolicy:
         if self.n == 3:
             raise RuntimeError("boom")
         return np.zeros((len(observations), 1, 2), dtype=np.float32)
+
+
+class HalfBrokenExpert(ToyExpert):
+    """The toy expert, except that it returns NaN actions in the episodes listed in ``broken``
+    (comma-separated episode ids): a candidate checkpoint that breaks on part of the suite."""
+
+    def __init__(self, broken: str = "", horizon: int = 4) -> None:
+        super().__init__(horizon=horizon)
+        self.broken = {b for b in broken.split(",") if b}
+
+    def metadata(self) -> PolicySpec:
+        return PolicySpec(name="half_broken", action_dim=2, horizon=self.horizon, privileged=True)
+
+    def infer_batch(self, observations: list[Observation]) -> np.ndarray:
+        out = super().infer_batch(observations)
+        for i, obs in enumerate(observations):
+            if obs.episode_id in self.broken:
+                out[i, :, 0] = np.nan
+        return out

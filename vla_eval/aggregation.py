@@ -7,15 +7,16 @@ if-chains on suite names):
 ``pooled``
     suite SR = k/n over all its episodes, 95% Wilson interval (LIBERO: k/500; toy_reach).
 ``task_mean``
-    suite SR = unweighted mean of the per-task rates, stratified normal interval
-    (SimplerEnv, RoboTwin, RoboCasa, DOMINO).
+    suite SR = unweighted mean of the per-task rates, stratified score interval
+    (:func:`vla_eval.metrics.stratified_score_interval`; it never collapses to a point when every
+    task is at 0% or 100%, as the normal one did) (SimplerEnv, RoboTwin, RoboCasa, DOMINO).
 ``episode_mean``
     mean over episodes (VLN-CE): success as k/n with a Wilson interval, continuous metrics
     (SPL, nDTW, NE, ...) as a mean with a normal interval.
 
 Benchmark rows (:data:`BENCHMARKS`, e.g. the "LIBERO average" of four suites) are the mean of
-their member suites' numbers, with the variances of the members combined as strata
-(for pooled members this is exactly :func:`vla_eval.metrics.stratified_interval` over suites).
+their member suites' numbers; a rate's interval is the same stratified score interval over the
+members' strata (for pooled members: one stratum per suite).
 
 Everything here is pure; empty input raises ``ValueError`` naming what was empty.
 """
@@ -26,7 +27,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from vla_eval.metrics import stratified_interval, wilson_interval
+from vla_eval.metrics import stratified_score_interval, wilson_interval
 
 Z95 = 1.96  # two-sided 95% normal quantile, as the metrics module (Wilson, stratified)
 
@@ -37,6 +38,8 @@ class Estimate:
 
     ``var`` is the variance of ``value`` (as a normal approximation) so estimates can be
     combined into benchmark rows; ``tasks`` is the number of tasks (or suites) averaged.
+    ``strata`` (rates only): the (k, n, weight) behind ``value = sum weight * k/n``, so that
+    benchmark rows get a score interval over them.
     """
 
     value: float
@@ -46,6 +49,7 @@ class Estimate:
     k: int | None = None
     var: float = math.nan
     tasks: int = 1
+    strata: tuple[tuple[int, int, float], ...] = ()
 
 
 def _check_groups(groups: Sequence[Sequence], what: str) -> list[list]:
@@ -87,18 +91,19 @@ def rate_pooled(groups: Sequence[Sequence[bool]]) -> Estimate:
     k, n = sum(flags), len(flags)
     lo, hi = wilson_interval(k, n)
     p = k / n
-    return Estimate(p, lo, hi, n=n, k=k, var=p * (1 - p) / n, tasks=len(groups))
+    return Estimate(p, lo, hi, n=n, k=k, var=p * (1 - p) / n, tasks=len(groups), strata=((k, n, 1.0),))
 
 
 def rate_task_mean(groups: Sequence[Sequence[bool]]) -> Estimate:
-    """Unweighted mean of per-task rates k_t/n_t, stratified 95% interval."""
+    """Unweighted mean of per-task rates k_t/n_t, stratified 95% score interval."""
     groups = _check_groups(groups, "task-mean rate")
     ks = [sum(_flags(g, "task-mean rate")) for g in groups]
     ns = [len(g) for g in groups]
-    mean, lo, hi = stratified_interval(ks, ns)
+    mean, lo, hi = stratified_score_interval(ks, ns)
     t = len(groups)
     var = sum((k / n) * (1 - k / n) / n for k, n in zip(ks, ns)) / (t * t)
-    return Estimate(mean, lo, hi, n=sum(ns), k=sum(ks), var=var, tasks=t)
+    return Estimate(mean, lo, hi, n=sum(ns), k=sum(ks), var=var, tasks=t,
+                    strata=tuple((k, n, 1.0 / t) for k, n in zip(ks, ns)))
 
 
 # --------------------------------------------------------------------------- continuous means
@@ -157,7 +162,7 @@ class Rule:
 
 AGGREGATIONS: Mapping[str, Rule] = {
     "pooled": Rule("pooled", rate_pooled, mean_pooled, "k/n over all episodes, Wilson interval", "{all} task(s)"),
-    "task_mean": Rule("task_mean", rate_task_mean, mean_task_mean, "mean of per-task rates, stratified interval",
+    "task_mean": Rule("task_mean", rate_task_mean, mean_task_mean, "mean of per-task rates, stratified score interval",
                       "mean of {used} task(s)"),
     "episode_mean": Rule("episode_mean", rate_pooled, mean_pooled, "mean over episodes", "{all} task(s)"),
 }
@@ -191,8 +196,10 @@ BENCHMARKS: tuple[Benchmark, ...] = (
 def combine(estimates: Sequence[Estimate], bounds: tuple[float, float] | None = (0.0, 1.0)) -> Estimate:
     """Mean of member estimates; the members are independent strata: var = sum var_i / T^2.
 
-    For pooled-rate members this equals ``stratified_interval(ks, ns)`` with one stratum per
-    member. ``bounds`` clips the interval (rates: [0, 1]; None for unbounded means).
+    Rates whose members carry their strata (``bounds`` (0, 1)) get the stratified score interval
+    over all the members' strata, each weighted 1/T times its weight in its member (for pooled
+    members: one stratum per member); other estimates a normal interval from var.
+    ``bounds`` clips the interval (rates: [0, 1]; None for unbounded means).
     """
     est = list(estimates)
     if not est:
@@ -200,7 +207,10 @@ def combine(estimates: Sequence[Estimate], bounds: tuple[float, float] | None = 
     t = len(est)
     m = math.fsum(e.value for e in est) / t
     var = math.fsum(e.var for e in est) / (t * t)
-    if math.isnan(var):
+    strata = tuple((k, n, w / t) for e in est for k, n, w in e.strata)
+    if bounds == (0.0, 1.0) and all(e.strata for e in est):
+        _, lo, hi = stratified_score_interval([x[0] for x in strata], [x[1] for x in strata], [x[2] for x in strata])
+    elif math.isnan(var):
         lo = hi = math.nan
     else:
         half = Z95 * math.sqrt(var)
@@ -208,4 +218,5 @@ def combine(estimates: Sequence[Estimate], bounds: tuple[float, float] | None = 
         if bounds is not None:
             lo, hi = min(bounds[1], max(bounds[0], lo)), min(bounds[1], max(bounds[0], hi))
     ks = [e.k for e in est]
-    return Estimate(m, lo, hi, n=sum(e.n for e in est), k=None if None in ks else sum(ks), var=var, tasks=t)
+    return Estimate(m, lo, hi, n=sum(e.n for e in est), k=None if None in ks else sum(ks), var=var, tasks=t,
+                    strata=strata if all(e.strata for e in est) else ())

@@ -43,6 +43,7 @@ def run(
     ray_address: Optional[str] = None,
     record_video: Optional[str] = None,
     reproduces: Optional[str] = None,
+    record_trajectory: bool = False,
 ) -> int:
     """Run a suite's episodes with a policy; results go to OUT/episodes.jsonl.
 
@@ -67,6 +68,7 @@ def run(
         ray_address: Ray cluster address for --executor ray (default: start a local instance).
         record_video: failures, all or none: MP4s of the policy's camera views (default: failures, when the video extra is installed).
         reproduces: Label this run as a reproduction of a published reference row (a method name).
+        record_trajectory: Write each episode's executed actions, states, done/success per step and timings to OUT/trajectories/<episode_id>.npz (replay them with --policy replay).
     """
     from vla_eval.runner import RunConfig, run as run_
 
@@ -92,6 +94,7 @@ def run(
             ray_address=ray_address,
             record_video=record_video,
             reproduces=reproduces,
+            record_trajectory=record_trajectory,
         )
     )
 

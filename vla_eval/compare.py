@@ -1,7 +1,10 @@
 """``vla-eval compare BASE CAND``: a paired comparison of two runs on the same episodes; a CI gate.
 
 Episodes are paired by ``episode_id`` (a content hash of the episode, not of the policy), using
-only episodes with status "ok" in both runs. Per task and per suite: the SR difference
+the episodes that count in both runs (:mod:`vla_eval.outcomes`): an episode that ran to its end,
+or a policy error, which is a failure of the policy (a candidate that emits NaN fails those
+episodes; it cannot pass the gate by breaking). Episodes that a simulator, infrastructure or
+timeout error left incomplete in either run are not paired, and counted. Per task and per suite: the SR difference
 (candidate - base) with a paired bootstrap interval and the exact McNemar p-value on the
 discordant episodes; the episodes that flipped; for continuous per-episode metrics
 (SPL, nDTW, MS, ...; any numeric value in the rows' ``metrics`` that both runs carry) the mean
@@ -11,8 +14,11 @@ The suite-level difference is over all paired episodes of the suite (equal to th
 of task means when every task has the same number of paired episodes, as in every protocol here).
 
 Exit codes: 0 no significant regression; 1 the candidate is significantly worse on some suite
-(McNemar p < alpha and a negative difference); 2 the runs cannot be paired (another suite or
-protocol version in run.json, no common episode ids) or other bad input, with one line on stderr.
+(McNemar p < alpha and a negative difference); 2 "cannot decide": the runs cannot be paired
+(another suite or protocol version in run.json, no common episode ids; one line on stderr) or other
+bad input, or, when there is no significant regression, episodes present in both runs that
+simulator/infrastructure/timeout errors left incomplete in one of them (the comparison is short of
+those episodes; ``vla-eval run ... --retry-errors`` completes them).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from vla_eval import outcomes
 from vla_eval.errors import UsageError
 from vla_eval.metrics import mcnemar_exact, paired_bootstrap
 from vla_eval.runs import load_run, load_run_json
@@ -46,6 +53,8 @@ class PairedRate:
     p_value: float
     worse: int  # base success -> candidate failure
     better: int  # base failure -> candidate success
+    base_policy_errors: int = 0  # counted as failures (in n)
+    cand_policy_errors: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,9 @@ class Comparison:
     flipped_better: list[dict[str, Any]] = field(default_factory=list)
     unpaired_base: int = 0
     unpaired_cand: int = 0
+    # Episodes in both runs that an error of the harness or simulator left incomplete in either run:
+    # (base row, candidate row), not paired, and what makes the comparison undecided.
+    incomplete: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
 
     @property
     def regressions(self) -> list[PairedRate]:
@@ -77,7 +89,9 @@ class Comparison:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.regressions else 0
+        if self.regressions:
+            return 1
+        return 2 if self.incomplete else 0
 
 
 def _check_alpha(alpha: float) -> float:
@@ -87,8 +101,8 @@ def _check_alpha(alpha: float) -> float:
 
 
 def _paired_rate(level, suite, ti, task, pairs, alpha) -> PairedRate:
-    b = [bool(x["success"]) for x, _ in pairs]
-    c = [bool(y["success"]) for _, y in pairs]
+    b = [outcomes.succeeded(x) for x, _ in pairs]
+    c = [outcomes.succeeded(y) for _, y in pairs]
     n = len(pairs)
     diff, lo, hi = paired_bootstrap([float(v) for v in b], [float(v) for v in c],
                                     n_resamples=N_RESAMPLES, seed=SEED, alpha=alpha)
@@ -98,6 +112,8 @@ def _paired_rate(level, suite, ti, task, pairs, alpha) -> PairedRate:
         p_value=mcnemar_exact(b, c),
         worse=sum(1 for x, y in zip(b, c) if x and not y),
         better=sum(1 for x, y in zip(b, c) if y and not x),
+        base_policy_errors=sum(1 for x, _ in pairs if outcomes.outcome(x) == outcomes.POLICY_ERROR),
+        cand_policy_errors=sum(1 for _, y in pairs if outcomes.outcome(y) == outcomes.POLICY_ERROR),
     )  # fmt: skip
 
 
@@ -111,18 +127,24 @@ def _number(v: Any) -> float | None:
 
 def compare_rows(base_rows: Sequence[dict[str, Any]], cand_rows: Sequence[dict[str, Any]],
                  alpha: float = 0.05) -> Comparison:
-    """Pair the ok episodes of two runs by episode_id and compare them (pure; no I/O)."""
+    """Pair the counted episodes of two runs by episode_id and compare them (pure; no I/O)."""
     alpha = _check_alpha(alpha)
-    base = {r["episode_id"]: r for r in base_rows if r.get("status") == "ok"}
-    cand = {r["episode_id"]: r for r in cand_rows if r.get("status") == "ok"}
+    base_all = {r["episode_id"]: r for r in base_rows}
+    cand_all = {r["episode_id"]: r for r in cand_rows}
+    base = {i: r for i, r in base_all.items() if outcomes.counted(r)}
+    cand = {i: r for i, r in cand_all.items() if outcomes.counted(r)}
     common = sorted(set(base) & set(cand), key=lambda i: (base[i]["suite"], base[i]["task_index"],
                                                           base[i]["episode_index"], i))
     if not common:
         raise UsageError(
-            f"cannot pair the runs: no common episode ids with status ok "
+            f"cannot pair the runs: no common episode ids that ran to their end or failed by a policy error "
             f"(base has {len(base)}, candidate {len(cand)})"
         )
-    out = Comparison(alpha=alpha, unpaired_base=len(set(base) - set(cand)), unpaired_cand=len(set(cand) - set(base)))
+    short = sorted((set(base_all) & set(cand_all)) - set(common),
+                   key=lambda i: (base_all[i]["suite"], base_all[i]["task_index"], base_all[i]["episode_index"], i))
+    out = Comparison(alpha=alpha, unpaired_base=len(set(base_all) - set(cand_all)),
+                     unpaired_cand=len(set(cand_all) - set(base_all)),
+                     incomplete=[(base_all[i], cand_all[i]) for i in short])
     pairs = [(base[i], cand[i]) for i in common]
     for suite in sorted({x["suite"] for x, _ in pairs}):
         sp = [(x, y) for x, y in pairs if x["suite"] == suite]
@@ -143,9 +165,9 @@ def compare_rows(base_rows: Sequence[dict[str, Any]], cand_rows: Sequence[dict[s
             diff, lo, hi = paired_bootstrap(xs, ys, n_resamples=N_RESAMPLES, seed=SEED, alpha=alpha)
             out.means.append(PairedMean(suite, name, len(vals), sum(xs) / len(xs), sum(ys) / len(ys), diff, lo, hi))
         for x, y in sp:
-            if x["success"] and not y["success"]:
-                out.flipped_worse.append(x)
-            elif y["success"] and not x["success"]:
+            if outcomes.succeeded(x) and not outcomes.succeeded(y):
+                out.flipped_worse.append(y)  # the candidate's row: its error, if it broke
+            elif outcomes.succeeded(y) and not outcomes.succeeded(x):
                 out.flipped_better.append(x)
     return out
 
@@ -206,14 +228,32 @@ def print_comparison(c: Comparison, base_dir: Path, cand_dir: Path, console=None
     for title, rows in (("success → failure", c.flipped_worse), ("failure → success", c.flipped_better)):
         console.print(f"{title}: {len(rows)} episode(s)", highlight=False)
         for r in rows:
+            broke = f": policy error: {r.get('error')}" if outcomes.outcome(r) == outcomes.POLICY_ERROR else ""
             console.print(f"  {r['suite']} task {r['task_index']} ({r['task']}) episode {r['episode_index']} "
-                          f"[{r['episode_id']}]", highlight=False, soft_wrap=True, markup=False)
+                          f"[{r['episode_id']}]{broke}", highlight=False, soft_wrap=True, markup=False)
+    pol = [(s.suite, s.base_policy_errors, s.cand_policy_errors) for s in c.rates if s.level == "suite"
+           and (s.base_policy_errors or s.cand_policy_errors)]
+    for suite, b, k in pol:
+        console.print(f"policy errors (counted as failures) in {suite}: base {b}, candidate {k}", highlight=False)
     if c.unpaired_base or c.unpaired_cand:
-        console.print(f"not paired (missing or error in the other run): {c.unpaired_base} base, "
+        console.print(f"not paired (missing in the other run): {c.unpaired_base} base, "
                       f"{c.unpaired_cand} candidate episode(s)", highlight=False)
+    if c.incomplete:
+        console.print(f"incomplete: {len(c.incomplete)} episode(s) of both runs not paired: a simulator, "
+                      "infrastructure or timeout error in one of them", highlight=False)
+        for x, y in c.incomplete:
+            which = "; ".join(f"{who}: {r.get('error_class') or 'unknown'} error: {r.get('error')}"
+                              for who, r in (("base", x), ("candidate", y)) if not outcomes.counted(r))
+            console.print(f"  {x['suite']} task {x['task_index']} ({x['task']}) episode {x['episode_index']} "
+                          f"[{x['episode_id']}]: {which}", highlight=False, soft_wrap=True, markup=False)
     if c.regressions:
         worst = ", ".join(f"{r.suite} ({_pp(r.diff)} pts, p = {_p(r.p_value)})" for r in c.regressions)
         console.print(f"[bold red]REGRESSION[/]: the candidate is significantly worse (alpha {c.alpha:g}) on {worst}")
+    elif c.incomplete:
+        paired = sum(r.n for r in c.rates if r.level == "suite")
+        console.print(f"[bold yellow]CANNOT DECIDE[/]: no significant regression on the {paired} paired episode(s), "
+                      f"but {len(c.incomplete)} episode(s) are incomplete; rerun the incomplete run with "
+                      "--retry-errors, then compare again (exit 2)")
     else:
         console.print(f"no significant regression (alpha {c.alpha:g})", highlight=False)
 
@@ -223,4 +263,7 @@ def run_compare(base_dir: Path, cand_dir: Path, alpha: float = 0.05, console=Non
     base_rows, cand_rows = check_pairable(Path(base_dir), Path(cand_dir))
     c = compare_rows(base_rows, cand_rows, alpha)
     print_comparison(c, Path(base_dir), Path(cand_dir), console)
+    if c.exit_code == 2:
+        print(f"cannot decide: {len(c.incomplete)} episode(s) incomplete (simulator/infrastructure/timeout errors); "
+              "rerun with --retry-errors", file=sys.stderr)
     return c.exit_code

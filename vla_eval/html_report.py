@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from vla_eval import aggregation as agg
+from vla_eval import outcomes
 from vla_eval.render import Entry, _ci, _ours, _pct, fmt_metric, fmt_published, suite_order
 
 BAR_W = 300  # px for 100 %
@@ -43,6 +44,7 @@ svg .axis{stroke:#d0d7de;stroke-width:1}
 svg .whisker{stroke:#1f2328;stroke-width:1.5}
 .videos a{margin-right:6px;text-decoration:none}
 .videos a.fail{color:#cf222e}.videos a.succ{color:#1a7f37}
+.trajs a{margin-right:6px;text-decoration:none;color:#cf222e}
 .swatch{display:inline-block;width:10px;height:10px;margin-right:5px;border-radius:2px}
 """
 
@@ -93,6 +95,22 @@ def _video_links(entry: Entry, suite: str, task_index: Any, html_dir: Path) -> s
     return f'<span class="videos">{"".join(links)}</span>' if links else ""
 
 
+def _trajectory_links(entry: Entry, suite: str, task_index: Any, html_dir: Path) -> str:
+    """Links to the recorded trajectories (--record-trajectory) of the episodes that did not succeed."""
+    links = []
+    for run in entry.runs:
+        rows = [r for r in run.rows if r["suite"] == suite and r["task_index"] == task_index
+                and not outcomes.succeeded(r) and (r.get("metrics") or {}).get("trajectory")]
+        for r in sorted(rows, key=lambda r: r["episode_index"]):
+            path = run.dir / str(r["metrics"]["trajectory"])
+            if path.exists():
+                rel = os.path.relpath(path.resolve(), html_dir.resolve()).replace(os.sep, "/")
+                what = outcomes.outcome(r).replace("_", " ")
+                links.append(f'<a class="fail" href="{_e(urllib.parse.quote(rel))}" title="trajectory of episode '
+                             f'{r["episode_index"]} ({_e(r["episode_id"])}): {_e(what)}">⤓{r["episode_index"]}</a>')
+    return f'<span class="trajs">{"".join(links)}</span>' if links else ""
+
+
 def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval leaderboard") -> str:
     """The whole page as a string; ``html_path`` is where it will be written (for video links)."""
     html_dir = Path(html_path).parent
@@ -104,8 +122,10 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
            f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
            f"<h1>{_e(title)}</h1>",
            '<p class="dim">SR with its 95% interval (Wilson per task; each suite as its protocol aggregates: '
-           'pooled k/n or mean of tasks; benchmark rows as the mean of their suites). Only episodes with status '
-           '"ok" count; errors are shown apart. Published rows are from results/reference.</p>']
+           'pooled k/n or mean of tasks; benchmark rows as the mean of their suites). A policy error (the policy '
+           'broke its contract) counts as a failure and is shown in its own column; simulator, infrastructure and '
+           'timeout errors are not counted and are shown apart (the run is incomplete). Published rows are from '
+           'results/reference.</p>']
 
     # legend
     out.append("<p>" + " ".join(
@@ -142,10 +162,11 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
     for s in suites:
         info = next((e.df.attrs["suites"][s] for e in entries if s in e.df.attrs.get("suites", {})), None)
         sub = (f"{'split ' + info['split'] + ' · ' if info['split'] else ''}aggregation {info['aggregation']}: "
-               f"{agg.rule(info['aggregation']).describe}") if info else "benchmark row: mean of its suites, stratified interval"
+               f"{agg.rule(info['aggregation']).describe}") if info else "benchmark row: mean of its suites, stratified score interval"
         out.append(f'<section class="suite" id="suite-{_e(s)}"><h2>{_e(s)} <small>{_e(sub)}</small></h2>')
         out.append('<table class="tasks"><tr><th>task</th><th>run</th><th class="num">n</th><th class="num">SR %</th>'
-                   '<th>95% CI</th><th class="num">errors</th><th>SR and 95% CI</th><th>videos</th></tr>')
+                   '<th>95% CI</th><th class="num">policy errors</th><th class="num">errors</th><th>SR and 95% CI</th>'
+                   '<th>videos (✓ ✗) and trajectories of failures (⤓)</th></tr>')
         tasks: list[tuple[Any, str]] = []
         for e in entries:
             for r in e.df[e.df.suite == s].itertuples(index=False):
@@ -161,11 +182,11 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
                 if sel.empty:
                     continue
                 r = sel.iloc[0]
-                vids = "" if is_all else _video_links(e, s, ti, html_dir)
+                vids = "" if is_all else _video_links(e, s, ti, html_dir) + _trajectory_links(e, s, ti, html_dir)
                 out.append(
                     f'<tr class="{"all" if is_all else "task"}"><td class="task">{_e(label)}</td><td class="run">{_e(e.label)}</td>'
                     f'<td class="num">{r.n}</td><td class="num">{_pct(r.sr)}</td><td class="ci">{_ci(r.n, r.ci_low, r.ci_high)}</td>'
-                    f'<td class="num">{r.errors}</td><td>{bar_svg(r.sr, r.ci_low, r.ci_high, colors[id(e)])}</td>'
+                    f'<td class="num">{int(getattr(r, "policy_errors", 0) or 0)}</td><td class="num">{r.errors}</td><td>{bar_svg(r.sr, r.ci_low, r.ci_high, colors[id(e)])}</td>'
                     f"<td>{vids}</td></tr>"
                 )
             if is_all:
@@ -195,7 +216,7 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
 
 def _verdict(e: Entry, suite: str) -> str:
     for x in e.df.attrs.get("reference", []):
-        if x["suite"] == suite and x["reproduces"] and x["metric"] in ("SR", ""):
+        if x["suite"] == suite and x["reproduces"] and x["metric"] in ("SR", "") and not x.get("comparable_to"):
             v = x["verdict"]
             cls = "ok" if v.startswith("reproduced") else ("bad" if v.startswith("not reproduced") else "dim")
             mark = {"ok": "✓", "bad": "✗"}.get(cls, "·")

@@ -18,6 +18,7 @@ from typing import Any, Iterator, Mapping
 
 from vla_eval import __version__
 from vla_eval.errors import UsageError
+from vla_eval.runlock import RunLock
 from vla_eval.types import EpisodeResult
 
 RUN_FILE = "run.json"
@@ -94,6 +95,7 @@ class Ledger:
         self.run_path = self.out / RUN_FILE
         self.path = self.out / EPISODES_FILE
         self._file = None
+        self._lock = RunLock(self.out)
 
     def check(self) -> dict[str, dict[str, Any]]:
         """Refuse a mismatched OUT; return the rows already there. Writes nothing."""
@@ -119,9 +121,26 @@ class Ledger:
             raise UsageError(f"--out {self.out} has {EPISODES_FILE} but no {RUN_FILE}; use another --out")
         return latest_rows(self.path)
 
-    def open(self, simulator: Mapping[str, Any] | None = None, labels: Mapping[str, Any] | None = None) -> None:
-        """Create OUT and run.json on first use; refuse a simulator of other package versions."""
+    def open(
+        self, simulator: Mapping[str, Any] | None = None, labels: Mapping[str, Any] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Create OUT and run.json on first use; refuse a simulator of other package versions.
+
+        Takes OUT's run lock first (one run per OUT, see :mod:`vla_eval.runlock`): a second
+        concurrent run is refused here, before it writes anything. Returns the rows already in
+        the ledger, read under the lock (a run that finished meanwhile is not redone).
+        """
         self.out.mkdir(parents=True, exist_ok=True)
+        self._lock.acquire()
+        try:
+            self.check()  # again, under the lock: another run may have written run.json meanwhile
+            self._open(simulator, labels)
+        except BaseException:
+            self._lock.release()
+            raise
+        return latest_rows(self.path)
+
+    def _open(self, simulator: Mapping[str, Any] | None, labels: Mapping[str, Any] | None) -> None:
         sim = {k: v for k, v in (simulator or {}).items() if k not in ("render", "python")}
         if self.run_path.exists():
             doc = json.loads(self.run_path.read_text())
@@ -161,3 +180,4 @@ class Ledger:
         if self._file is not None:
             self._file.close()
             self._file = None
+        self._lock.release()

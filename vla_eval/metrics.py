@@ -23,6 +23,8 @@ __all__ = [
     "wilson_interval",
     "clopper_pearson",
     "stratified_interval",
+    "stratified_score_interval",
+    "stratified_score_bounds",
     "spl",
     "dtw_distance",
     "ndtw",
@@ -337,6 +339,95 @@ def stratified_interval(ks: Sequence[int], ns: Sequence[int], z: float = 1.96) -
     low = min(1.0, max(0.0, mean - z * se))
     high = min(1.0, max(0.0, mean + z * se))
     return (mean, low, high)
+
+
+def _restricted_rates(k: np.ndarray, n: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Per-stratum rates maximising the binomial likelihood under a linear constraint.
+
+    For the Lagrange multiplier ``a`` (already times the stratum's weight), the maximiser of
+    ``k log p + (n - k) log(1 - p) - a p`` is the root in [0, 1] of ``a p^2 - (n + a) p + k = 0``:
+    ``p = 2k / (n + a + sqrt(D))`` when ``n + a > 0`` (no cancellation near a = 0, where p = k/n),
+    else ``(n + a - sqrt(D)) / (2a)``, with ``D = (n + a)^2 - 4ak``.
+    """
+    b = n + a
+    root = np.sqrt(np.maximum(b * b - 4.0 * a * k, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(b > 0, 2.0 * k / (b + root), (b - root) / (2.0 * a))
+    return np.clip(np.nan_to_num(p, nan=0.0), 0.0, 1.0)
+
+
+def stratified_score_bounds(ks: Any, ns: Any, weights: Any = None, z: float = 1.96,
+                            iterations: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vectorised :func:`stratified_score_interval`: ``ks`` [..., T] counts (a batch of outcomes),
+    ``ns`` [T] or [..., T], ``weights`` [T] (default 1/T). Returns (estimate, low, high) arrays [...]."""
+    k = np.asarray(ks, dtype=np.float64)
+    n = np.broadcast_to(np.asarray(ns, dtype=np.float64), k.shape)
+    t = k.shape[-1]
+    w = np.full(t, 1.0 / t) if weights is None else np.asarray(weights, dtype=np.float64)
+    est = (w * k / n).sum(-1)
+    z2 = float(z) ** 2
+
+    def stat(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = _restricted_rates(k, n, a[..., None] * w)
+        theta = (w * p).sum(-1)
+        var = (w * w * p * (1.0 - p) / n).sum(-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = np.where(var > 0, (est - theta) ** 2 / var, np.where(np.isclose(est, theta), 0.0, np.inf))
+        return s, theta
+
+    ends = []
+    for sign in (1.0, -1.0):  # a > 0 lowers the rates (low end), a < 0 raises them (high end)
+        lo = np.zeros_like(est)
+        hi = np.full_like(est, 30.0)  # bisection on v = log(1 + |a|), |a| up to e^30
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            over = stat(sign * np.expm1(mid))[0] > z2
+            hi = np.where(over, mid, hi)
+            lo = np.where(over, lo, mid)
+        ends.append(stat(sign * np.expm1(hi))[1])
+    low = np.where(est <= 0.0, 0.0, np.minimum(ends[0], est))
+    high = np.where(est >= 1.0, 1.0, np.maximum(ends[1], est))
+    return est, low, high
+
+
+def stratified_score_interval(ks: Sequence[int], ns: Sequence[int], weights: Sequence[float] | None = None,
+                              z: float = 1.96) -> tuple[float, float, float]:
+    """Weighted mean of T per-task rates with a stratified *score* interval (default weights 1/T).
+
+    The suite score of ``task_mean`` suites is ``theta = sum_t w_t k_t/n_t``. The interval is every
+    theta0 that a score test does not reject: ``(theta - theta0)^2 <= z^2 V(theta0)``, where
+    ``V(theta0) = sum_t w_t^2 p_t (1 - p_t) / n_t`` is evaluated at the maximum-likelihood rates
+    ``p_t`` constrained to ``sum_t w_t p_t = theta0`` (the construction of Miettinen and Nurminen
+    1985 for a linear combination of binomial rates). Why this one: the Wald interval
+    (:func:`stratified_interval`) estimates the variance at the observed rates and collapses to a
+    point whenever every task is at 0% or 100%; the score interval evaluates it at the value tested,
+    so it never has zero width at finite n (all tasks at 0%: ``[0, z^2/(N + z^2)]`` for N episodes
+    of equal-sized tasks), it reduces to the Wilson interval for one task, and a simulation (tests)
+    gives >= 93% coverage at nominal 95% for 4 tasks x 24 episodes with rates 2%, 50%, 98%. A
+    bootstrap over episodes within tasks would collapse at 0%/100% like Wald.
+
+    Returns ``(theta, low, high)``. Raises ValueError as :func:`stratified_interval`, and for
+    weights that are not positive or not one per task.
+    """
+    if isinstance(ks, (str, bytes)) or isinstance(ns, (str, bytes)):
+        raise ValueError("ks and ns must be sequences of integer counts")
+    ks, ns = list(ks), list(ns)
+    if len(ks) != len(ns):
+        raise ValueError(f"ks and ns must have the same length, got {len(ks)} and {len(ns)}")
+    if not ks:
+        raise ValueError("ks and ns must contain at least one task")
+    pairs = []
+    for t, (k, n) in enumerate(zip(ks, ns)):
+        try:
+            pairs.append(_k_n(k, n))
+        except ValueError as exc:
+            raise ValueError(f"task {t}: {exc}") from None
+    if weights is not None:
+        weights = [float(x) for x in weights]
+        if len(weights) != len(ks) or not all(math.isfinite(x) and x > 0 for x in weights):
+            raise ValueError("weights must be one positive number per task")
+    est, low, high = stratified_score_bounds([k for k, _ in pairs], [n for _, n in pairs], weights, _z(z))
+    return float(est), float(low), float(high)
 
 
 # --------------------------------------------------------------------------- #

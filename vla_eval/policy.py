@@ -48,6 +48,7 @@ POLICIES.register("noop", "vla_eval.policies.baselines:NoopPolicy")
 POLICIES.register("random", "vla_eval.policies.baselines:RandomPolicy")
 POLICIES.register("scripted_libero", "vla_eval.policies.scripted:LiberoScriptedExpert")
 POLICIES.register("qwen_vla", "vla_eval.policies.qwen_vla:QwenVLAPolicy")
+POLICIES.register("replay", "vla_eval.policies.replay:ReplayPolicy")
 
 # URL schemes: ``--policy SCHEME://ADDRESS`` constructs the class with ``url=`` the whole string.
 POLICY_SCHEMES: Registry[type] = Registry("policy scheme")

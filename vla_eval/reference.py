@@ -22,7 +22,9 @@ from typing import Iterable, Mapping, Sequence
 from vla_eval.errors import UsageError
 
 REQUIRED_COLUMNS = ("method", "suite", "split", "metric", "value", "source", "training_protocol", "notes")
-OPTIONAL_COLUMNS = ("task",)
+# task: the env id of a per-task number; comparable_to: empty when the row measures this suite and split
+# as the harness runs it (a reproduction verdict is given), else what it is comparable to (no verdict).
+OPTIONAL_COLUMNS = ("task", "comparable_to")
 DEFAULT_SPLIT = "default"
 
 
@@ -60,6 +62,7 @@ class ReferenceRow:
     notes: str = ""
     task: str = ""
     file: str = ""
+    comparable_to: str = ""  # "": this suite and split as the harness runs it; else what it compares with
 
     @property
     def ours(self) -> MetricMap | None:
@@ -111,6 +114,7 @@ def load_reference(directory: Path | None = None) -> list[ReferenceRow]:
                     training_protocol=(rec.get("training_protocol") or "").strip(),
                     notes=(rec.get("notes") or "").strip(),
                     task=(rec.get("task") or "").strip(),
+                    comparable_to=(rec.get("comparable_to") or "").strip(),
                     file=where,
                 )
                 key = (row.method, row.suite, row.task, row.split, row.metric, row.training_protocol)

@@ -1,8 +1,8 @@
 """Render aggregated tables (:func:`vla_eval.report.aggregate`): markdown, CSV files, rich
 tables, and the leaderboard over several run dirs.
 
-Files: ``report.md``, ``report.csv`` (columns as ever: suite, task_index, task, n,
-successes, sr, ci_low, ci_high, errors), plus ``report_metrics.csv`` and
+Files: ``report.md``, ``report.csv`` (columns: suite, task_index, task, n, successes, sr,
+ci_low, ci_high, errors, policy_errors), plus ``report_metrics.csv`` and
 ``report_reference.csv`` when there is something to put in them.
 """
 
@@ -84,12 +84,31 @@ def suite_order(names: Iterable[str]) -> list[str]:
     return sorted(set(names), key=lambda s: rank.get(s, (1, 0, 0, s)))
 
 
+def _policy_errors(r) -> int:
+    return int(getattr(r, "policy_errors", 0) or 0)
+
+
+def incomplete_note(df) -> str:
+    """One line when episodes could not be completed (not counted), else ""."""
+    suites = df[(df.task_index == "all") & (df.errors > 0) & ~df.suite.map(_is_bench)]
+    if suites.empty:
+        return ""
+    what = ", ".join(f"{r.suite} {r.errors}" for r in suites.itertuples(index=False))
+    return (f"INCOMPLETE: episodes with simulator/infrastructure/timeout errors are not counted ({what}); "
+            "run the same command with --retry-errors to run them again")
+
+
 def to_markdown(df) -> str:
-    head = "| suite | task | n | SR % | 95% CI | errors |\n|---|---|---:|---:|---|---:|\n"
+    head = ("| suite | task | n | SR % | 95% CI | policy errors (failures, in n) | errors (not counted) |\n"
+            "|---|---|---:|---:|---|---:|---:|\n")
     lines = []
     for r in df.itertuples(index=False):
-        lines.append(f"| {r.suite} | {_label(r)} | {r.n} | {_pct(r.sr)} | {_ci(r.n, r.ci_low, r.ci_high)} | {r.errors} |")
+        lines.append(f"| {r.suite} | {_label(r)} | {r.n} | {_pct(r.sr)} | {_ci(r.n, r.ci_low, r.ci_high)} | "
+                     f"{_policy_errors(r)} | {r.errors} |")
     text = head + "\n".join(lines) + "\n"
+    note = incomplete_note(df)
+    if note:
+        text += f"\n**{note.split(':')[0]}**:{note.split(':', 1)[1]}\n"
     metrics = df.attrs.get("metrics") or []
     if metrics:
         text += "\nOther metrics (kept apart from success, never averaged with it; rates and SPL/nDTW in %):\n\n"
@@ -113,6 +132,24 @@ def to_markdown(df) -> str:
                 f"{fmt_published(x['metric'], x['published'])} | {_ours(x)} | {x['verdict'] or ''} | "
                 f"{x['training_protocol']} | {x['source']} |\n"
             )
+    text += failed_markdown(df.attrs.get("failed") or [])
+    return text
+
+
+def failed_markdown(failed: Sequence[Mapping[str, Any]]) -> str:
+    """The episodes that did not succeed, with links to their video and trajectory (relative to OUT)."""
+    if not failed:
+        return ""
+    text = (f"\nEpisodes that did not succeed ({len(failed)}): failure, policy error (a failure) or incomplete "
+            "(not counted); video and trajectory where recorded (`--record-video`, `--record-trajectory`):\n\n"
+            "| suite | task | episode | id | outcome | steps | video | trajectory | error |\n"
+            "|---|---|---:|---|---|---:|---|---|---|\n")
+    for f in failed:
+        video = f"[mp4]({f['video']})" if f["video"] else ""
+        traj = f"[npz]({f['trajectory']})" if f["trajectory"] else ""
+        err = str(f["error"]).replace("|", "\\|").replace("\n", " ")[:200]
+        text += (f"| {f['suite']} | {f['task_index']}: {f['task']} | {f['episode_index']} | {f['episode_id']} | "
+                 f"{f['outcome'].replace('_', ' ')} | {f['steps']} | {video} | {traj} | {err} |\n")
     return text
 
 
@@ -151,15 +188,32 @@ def print_table(df, title: str, console=None) -> None:
     console = console or _console()
     table = Table(title=title, title_justify="left")
     for col, just in [("suite", "left"), ("task", "left"), ("n", "right"), ("SR %", "right"),
-                      ("95% CI", "left"), ("errors", "right")]:  # fmt: skip
+                      ("95% CI", "left"), ("policy err.", "right"), ("errors", "right")]:  # fmt: skip
         table.add_column(col, justify=just)
     for r in df.itertuples(index=False):
         task = _label(r, bold="")
         if len(task) > 60:
             task = task[:57] + "..."
         ci = _ci(r.n, r.ci_low, r.ci_high)
-        table.add_row(r.suite, task, str(r.n), _pct(r.sr), ci, str(r.errors), style="bold" if _is_all(r) else None)
+        table.add_row(r.suite, task, str(r.n), _pct(r.sr), ci, str(_policy_errors(r)), str(r.errors),
+                      style="bold" if _is_all(r) else None)
     console.print(table)
+    console.print("policy err.: the policy broke its contract (counted as failures, in n); errors: simulator, "
+                  "infrastructure or timeout (not counted)", style="dim", highlight=False)
+    note = incomplete_note(df)
+    if note:
+        console.print(note, style="bold red", highlight=False, markup=False)
+    failed = df.attrs.get("failed") or []
+    recorded = [f for f in failed if f["video"] or f["trajectory"]]
+    if recorded:
+        console.print(f"{len(failed)} episode(s) did not succeed; {len(recorded)} with a video or trajectory, "
+                      "listed in report.md:", highlight=False)
+        for f in recorded[:10]:
+            files = ", ".join(x for x in (f["video"], f["trajectory"]) if x)
+            console.print(f"  {f['suite']} task {f['task_index']} episode {f['episode_index']} "
+                          f"({f['outcome'].replace('_', ' ')}): {files}", highlight=False, markup=False, soft_wrap=True)
+        if len(recorded) > 10:
+            console.print(f"  ... and {len(recorded) - 10} more", highlight=False)
     metrics = df.attrs.get("metrics") or []
     if metrics:
         t = Table(title="other metrics (apart from success)", title_justify="left")
@@ -257,7 +311,7 @@ def print_leaderboard(entries: Sequence[Entry], console=None) -> None:
                 continue
             r = sel.iloc[0]
             v = next((x["verdict"] for x in e.df.attrs["reference"]
-                      if x["suite"] == c and x["reproduces"] and x["metric"] == "SR"), "")
+                      if x["suite"] == c and x["reproduces"] and x["metric"] == "SR" and not x.get("comparable_to")), "")
             mark = {"reproduced": " ✓", "not reproduced": " ✗"}.get(v.split(" (")[0], "")
             cells.append(f"{_pct(r.sr)} {_ci(r.n, r.ci_low, r.ci_high)} n={r.n}{mark}")
         body.append((e.label, cells, "bold"))

@@ -1,7 +1,10 @@
 """Aggregate ledgers into tables: per suite and task, n, successes, SR and its 95% interval.
 
-Only episodes with status "ok" count towards n and SR; episodes with status "error"
-(bad actions, simulator crashes, timeouts) are counted apart and never as policy failures.
+How a row counts is :mod:`vla_eval.outcomes`: an episode that ran to its end counts; a policy
+error (the policy broke its contract: non-finite values, wrong shape, a bad id) counts as a
+failure of the policy and is also shown on its own (``policy_errors``); a simulator,
+infrastructure or timeout error counts neither way and is shown apart (``errors``): the run is
+incomplete, and the verdicts say so.
 
 - Per task: SR = k/n with a Wilson interval.
 - Per suite: the rule its protocol names in ``[defaults] aggregation`` (see
@@ -25,16 +28,18 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from vla_eval import aggregation as agg
+from vla_eval import outcomes
 from vla_eval.errors import UsageError
 from vla_eval.metrics import wilson_interval
 from vla_eval.reference import ReferenceRow, check_method, load_reference, verdict
 from vla_eval.runs import InfoLookup, SuiteInfo, suite_info
 
-COLUMNS = ["suite", "task_index", "task", "n", "successes", "sr", "ci_low", "ci_high", "errors"]
+# n counts policy errors as failures; errors = episodes not counted (incomplete); policy_errors is part of n.
+COLUMNS = ["suite", "task_index", "task", "n", "successes", "sr", "ci_low", "ci_high", "errors", "policy_errors"]
 METRIC_COLUMNS = ["level", "suite", "task_index", "task", "metric", "kind", "n", "value", "ci_low", "ci_high"]
 REFERENCE_COLUMNS = [
     "suite", "split", "task", "method", "metric", "published", "training_protocol", "source", "notes",
-    "reproduces", "ours", "ours_ci_low", "ours_ci_high", "verdict",
+    "reproduces", "ours", "ours_ci_low", "ours_ci_high", "verdict", "comparable_to",
 ]  # fmt: skip
 
 
@@ -62,23 +67,25 @@ def _nan() -> float:
 
 
 def _task_row(suite: str, ti: Any, task: str, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    ok = [r for r in rows if r["status"] == "ok"]
-    k = sum(1 for r in ok if r["success"])
-    n = len(ok)
+    counted = [r for r in rows if outcomes.counted(r)]
+    k = sum(1 for r in counted if outcomes.succeeded(r))
+    n = len(counted)
     lo, hi = wilson_interval(k, n) if n else (_nan(), _nan())
     return {
         "suite": suite, "task_index": ti, "task": task, "n": n, "successes": k,
         "sr": k / n if n else _nan(), "ci_low": lo, "ci_high": hi, "errors": len(rows) - n,
+        "policy_errors": outcomes.count(rows, outcomes.POLICY_ERROR),
     }  # fmt: skip
 
 
-def _estimate_row(suite: str, label: str, est: agg.Estimate | None, errors: int) -> dict[str, Any]:
+def _estimate_row(suite: str, label: str, est: agg.Estimate | None, errors: int, policy_errors: int) -> dict[str, Any]:
     if est is None:
         return {"suite": suite, "task_index": "all", "task": label, "n": 0, "successes": 0,
-                "sr": _nan(), "ci_low": _nan(), "ci_high": _nan(), "errors": errors}  # fmt: skip
+                "sr": _nan(), "ci_low": _nan(), "ci_high": _nan(), "errors": errors,
+                "policy_errors": policy_errors}  # fmt: skip
     return {
         "suite": suite, "task_index": "all", "task": label, "n": est.n, "successes": est.k if est.k is not None else 0,
-        "sr": est.value, "ci_low": est.low, "ci_high": est.high, "errors": errors,
+        "sr": est.value, "ci_low": est.low, "ci_high": est.high, "errors": errors, "policy_errors": policy_errors,
     }  # fmt: skip
 
 
@@ -102,7 +109,8 @@ class _SuiteAgg:
     info: SuiteInfo
     success: agg.Estimate | None
     metrics: dict[str, tuple[str, agg.Estimate]]
-    errors: int
+    errors: int  # not counted: simulator, infrastructure, timeout (the run is incomplete)
+    policy_errors: int  # counted as failures
     attempted: int
     overridden: bool
 
@@ -113,12 +121,14 @@ def _aggregate_suite(suite: str, srows: list[dict[str, Any]], info: SuiteInfo, o
     by_task = {ti: [r for r in srows if r["task_index"] == ti] for ti in tis}
     for ti in tis:
         out.append(_task_row(suite, ti, by_task[ti][0]["task"], by_task[ti]))
-    ok = {ti: [r for r in by_task[ti] if r["status"] == "ok"] for ti in tis}
-    groups = [[bool(r["success"]) for r in ok[ti]] for ti in tis if ok[ti]]
+    counted = {ti: [r for r in by_task[ti] if outcomes.counted(r)] for ti in tis}
+    groups = [[outcomes.succeeded(r) for r in counted[ti]] for ti in tis if counted[ti]]
     success = rule.rate(groups) if groups else None
     label = rule.task_label(len(groups), len(tis))
-    errors = len(srows) - sum(len(v) for v in ok.values())
-    out.append(_estimate_row(suite, label, success, errors))
+    errors = len(srows) - sum(len(v) for v in counted.values())
+    policy_errors = outcomes.count(srows, outcomes.POLICY_ERROR)
+    out.append(_estimate_row(suite, label, success, errors, policy_errors))
+    ok = {ti: [r for r in by_task[ti] if r["status"] == "ok"] for ti in tis}  # other metrics: episodes that ran
 
     metrics: dict[str, tuple[str, agg.Estimate]] = {}
     carried = {k for r in srows if r["status"] == "ok" for k in (r.get("metrics") or {})}
@@ -142,7 +152,7 @@ def _aggregate_suite(suite: str, srows: list[dict[str, Any]], info: SuiteInfo, o
         r.get("max_steps") is not None and info.task_max_steps.get(r["task_index"]) not in (None, r["max_steps"])
         for r in srows
     )
-    return _SuiteAgg(info, success, metrics, errors, len(srows), overridden)
+    return _SuiteAgg(info, success, metrics, errors, policy_errors, len(srows), overridden)
 
 
 def _metric_row(level, suite, ti, task, name, kind, est: agg.Estimate) -> dict[str, Any]:
@@ -151,16 +161,44 @@ def _metric_row(level, suite, ti, task, name, kind, est: agg.Estimate) -> dict[s
 
 
 def _qualify(v: str, members: Sequence[_SuiteAgg]) -> str:
-    """Say when a verdict is not about the protocol: a shortened step limit, or only part of the episodes."""
+    """Say when a verdict is not about the protocol: a shortened step limit, only part of the episodes,
+    or episodes that the harness or simulator could not complete (not counted)."""
     if v not in ("reproduced", "not reproduced"):
         return v
     if any(m.overridden for m in members):
         return "not comparable (step limit overridden)"
+    notes = []
     attempted = sum(m.attempted for m in members)
     total = sum(m.info.n_episodes or 0 for m in members)
     if total and attempted < total:
-        return f"{v} (partial run: {attempted} of {total} episodes)"
-    return v
+        notes.append(f"partial run: {attempted} of {total} episodes")
+    errors = sum(m.errors for m in members)
+    if errors:
+        notes.append(f"incomplete: {errors} episode(s) with simulator/infrastructure/timeout errors not counted")
+    policy_errors = sum(m.policy_errors for m in members)
+    if policy_errors:
+        notes.append(f"{policy_errors} policy error(s) counted as failures")
+    return f"{v} ({'; '.join(notes)})" if notes else v
+
+
+def failed_episodes(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every episode that did not succeed, in suite/task/episode order, with what it left to look at:
+    ``video`` (``videos/<episode_id>.mp4``) and ``trajectory`` (``trajectories/<episode_id>.npz``),
+    paths relative to the run directory, "" when not recorded."""
+    out = []
+    for r in sorted(rows, key=lambda r: (r["suite"], r["task_index"], r["episode_index"], r["episode_id"])):
+        what = outcomes.outcome(r)
+        if what == outcomes.SUCCESS:
+            continue
+        m = r.get("metrics") or {}
+        out.append({
+            "suite": r["suite"], "task_index": r["task_index"], "task": r["task"],
+            "episode_index": r["episode_index"], "episode_id": r["episode_id"], "outcome": what,
+            "error": r.get("error") or "", "steps": r.get("steps"),
+            "video": f"videos/{r['episode_id']}.mp4" if m.get("video") else "",
+            "trajectory": str(m.get("trajectory") or ""),
+        })  # fmt: skip
+    return out
 
 
 def aggregate(
@@ -211,7 +249,8 @@ def aggregate(
             continue
         est = agg.combine([m.success for m in members])
         label = f"{b.label} (mean of {len(members)} suites)"
-        out.append(_estimate_row(b.id, label, est, sum(m.errors for m in members)))
+        out.append(_estimate_row(b.id, label, est, sum(m.errors for m in members),
+                                 sum(m.policy_errors for m in members)))
         bmetrics: dict[str, agg.Estimate] = {}
         for name in sorted(set.intersection(*(set(m.metrics) for m in members))):
             kind = members[0].metrics[name][0]
@@ -231,8 +270,12 @@ def aggregate(
         for r in sorted(mine, key=lambda r: (r.task, r.metric != "SR", r.metric, r.method.lower())):
             rec = {c: "" for c in REFERENCE_COLUMNS}
             rec.update(suite=name, split=r.split, task=r.task, method=r.method, metric=r.metric, published=r.value,
-                       training_protocol=r.training_protocol, source=r.source, notes=r.notes)
-            if method is not None and r.method == method and not r.task:
+                       training_protocol=r.training_protocol, source=r.source, notes=r.notes,
+                       comparable_to=r.comparable_to)
+            if method is not None and r.method == method and not r.task and r.comparable_to:
+                rec["reproduces"] = method
+                rec["verdict"] = f"not comparable: {r.comparable_to}"
+            elif method is not None and r.method == method and not r.task:
                 m = r.ours
                 est = None if m is None else (success if m.key == "success" else level_metrics.get(m.key))
                 rec["reproduces"] = method
@@ -252,5 +295,6 @@ def aggregate(
     df.attrs["metrics"] = mout
     df.attrs["reference"] = refs
     df.attrs["reproduces"] = sorted(set(canon.values()))
+    df.attrs["failed"] = failed_episodes(rows)
     df.attrs["suites"] = {s: {"aggregation": a.info.aggregation, "split": a.info.split} for s, a in suites.items()}
     return df

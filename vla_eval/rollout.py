@@ -53,12 +53,15 @@ class LoopConfig:
 
 
 class Rollout:
-    def __init__(self, spec: EpisodeSpec, slot: int, cfg: LoopConfig, attempt: int = 1, recorder: Any = None):
+    def __init__(self, spec: EpisodeSpec, slot: int, cfg: LoopConfig, attempt: int = 1, recorder: Any = None,
+                 trajectory: Any = None):
         self.spec = spec
         self.slot = slot
         self.cfg = cfg
         self.attempt = attempt
         self.recorder = recorder
+        self.trajectory = trajectory  # a vla_eval.trajectory.TrajectoryRecorder, or None
+        self.sent: np.ndarray | None = None  # the actions of the step request out at the env
         self.actions: collections.deque[np.ndarray] = collections.deque()
         self.obs: Observation | None = None
         self.steps = 0
@@ -91,6 +94,11 @@ class Rollout:
         self.ready_at = time.perf_counter()
         if "steps" in reply:  # a chunk was applied: count what the env executed
             self.steps += int(reply["steps"])
+        if self.trajectory is not None:
+            if "steps" in reply:
+                self.trajectory.steps(self.sent, reply["trace"])
+            else:
+                self.trajectory.reset(self.obs.state, float(reply.get("sim_s", 0.0)))
         if self.recorder is not None:
             for images in reply.get("frames") or [self.obs.images]:
                 self.recorder.add(images)
@@ -123,6 +131,12 @@ class Rollout:
             video = self.recorder.finish(success, status)
             if video is not None:
                 m["video"] = str(video)
+        if self.trajectory is not None:
+            m["trajectory"] = self.trajectory.write({
+                "episode": self.spec.to_dict(), "status": status, "success": success, "steps": self.steps,
+                "error_class": error_class, "error": error, "policy": self.cfg.policy_label,
+                "replan_steps": self.cfg.replan_steps,
+            })
         return EpisodeResult(
             episode=self.spec,
             status=status,
@@ -150,13 +164,18 @@ def run_episodes(
     on_result: Callable[[EpisodeResult], None],
     on_retry: Callable[[EpisodeSpec, str, int], None] | None = None,
     recorder_factory: Callable[[EpisodeSpec], Any] | None = None,
+    trajectory_factory: Callable[[EpisodeSpec], Any] | None = None,
 ) -> None:
-    """Run ``specs`` on ``slots`` with the policy ``replicas``; call ``on_result`` once per episode."""
-    _Loop(specs, slots, replicas, cfg, on_result, on_retry, recorder_factory).run()
+    """Run ``specs`` on ``slots`` with the policy ``replicas``; call ``on_result`` once per episode.
+
+    ``recorder_factory`` makes an episode's video recorder, ``trajectory_factory`` its trajectory
+    recorder (:class:`vla_eval.trajectory.TrajectoryRecorder`); None records nothing."""
+    _Loop(specs, slots, replicas, cfg, on_result, on_retry, recorder_factory, trajectory_factory).run()
 
 
 class _Loop:
-    def __init__(self, specs, slots, replicas, cfg, on_result, on_retry, recorder_factory) -> None:
+    def __init__(self, specs, slots, replicas, cfg, on_result, on_retry, recorder_factory,
+                 trajectory_factory=None) -> None:
         self.queue: collections.deque[tuple[EpisodeSpec, int]] = collections.deque((s, 1) for s in specs)
         self.running: dict[int, Rollout] = {}
         self.slots = list(slots)
@@ -169,6 +188,7 @@ class _Loop:
         self.on_result = on_result
         self.on_retry = on_retry
         self.recorder_factory = recorder_factory
+        self.trajectory_factory = trajectory_factory
         self.step_time = 0.0  # running mean of env chunk round trips (for the adaptive batch wait)
         self.slot_task: dict[int, int] = {}  # the task whose env each slot holds
 
@@ -201,7 +221,8 @@ class _Loop:
         while self.queue:
             spec, attempt = self.take(slot)
             recorder = self.recorder_factory(spec) if self.recorder_factory is not None else None
-            r = Rollout(spec, slot.index, self.cfg, attempt, recorder)
+            trajectory = self.trajectory_factory(spec) if self.trajectory_factory is not None else None
+            r = Rollout(spec, slot.index, self.cfg, attempt, recorder, trajectory)
             self.running[slot.index] = r
             self.replica_of[slot.index].reset([slot.index])
             try:
@@ -239,7 +260,9 @@ class _Loop:
                 r.finishing = True
                 self.send(r, {"op": "finish"})
             elif r.actions:
-                self.send(r, {"op": "step", "actions": r.next_actions(), "frames": r.recorder is not None})
+                r.sent = r.next_actions()
+                self.send(r, {"op": "step", "actions": r.sent, "frames": r.recorder is not None,
+                              "trace": r.trajectory is not None})
         except WorkerDied as e:
             self.fail(r, str(e), "infrastructure", restart=True)
 
@@ -280,6 +303,8 @@ class _Loop:
         for r in batch:
             r.inferring = False
             r.policy_s += share
+            if r.trajectory is not None:
+                r.trajectory.chunk(share)
         try:
             check_batch(actions, len(batch), self.cfg.policy_label)
         except ActionError as e:

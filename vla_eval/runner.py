@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from vla_eval import outcomes
 from vla_eval.errors import SimulatorUnavailable, UsageError
 from vla_eval.gpus import Placement, choose_gpus
 from vla_eval.ledger import Ledger, result_row
@@ -28,6 +29,7 @@ from vla_eval.policy import load_policy, parse_policy_args, resolve_policy_class
 from vla_eval.render import print_table, write_report
 from vla_eval.report import aggregate
 from vla_eval.rollout import LoopConfig, PolicyCrashed, run_episodes
+from vla_eval.runlock import check_free
 from vla_eval.suite import Suite, get_suite
 from vla_eval.types import EpisodeResult, EpisodeSpec, PolicySpec
 from vla_eval.wire import policy_spec_from_dict
@@ -57,6 +59,7 @@ class RunConfig:
     ray_address: str | None = None
     record_video: str | None = None  # None: "failures" when the video extra is installed
     reproduces: str | None = None
+    record_trajectory: bool = False  # OUT/trajectories/<episode_id>.npz per episode (vla_eval.trajectory)
 
 
 def policy_kwargs(name_or_path: str, suite: Suite, user: dict[str, Any]) -> dict[str, Any]:
@@ -149,8 +152,14 @@ def _check(cfg: RunConfig) -> None:
         raise UsageError("--in-process is for the local executor")
 
 
+def _todo(specs: list[EpisodeSpec], finished: dict[str, dict[str, Any]], retry_errors: bool) -> list[EpisodeSpec]:
+    redo = {"error"} if retry_errors else set()
+    return [s for s in specs if s.episode_id not in finished or finished[s.episode_id]["status"] in redo]
+
+
 def run(cfg: RunConfig) -> int:
     _check(cfg)
+    check_free(cfg.out)  # another run holds OUT: refuse before loading anything
     suite = get_suite(cfg.suite)
     specs = suite.plan(cfg.tasks, cfg.episodes, cfg.max_steps)
     user_args = parse_policy_args(cfg.policy_args)
@@ -206,8 +215,7 @@ def run(cfg: RunConfig) -> int:
             config["scene_table"] = {"file": p.extra.get("scene_table", ""), "sha256": p.extra["scene_table_sha256"]}
         ledger = Ledger(cfg.out, config)
         finished = ledger.check()
-        redo = {"error"} if cfg.retry_errors else set()
-        todo = [s for s in specs if s.episode_id not in finished or finished[s.episode_id]["status"] in redo]
+        todo = _todo(specs, finished, cfg.retry_errors)
         skipped = len(specs) - len(todo)
         if skipped:
             print(f"resuming {cfg.out}: skipped {skipped} finished episode(s), {len(todo)} to run", file=err)
@@ -215,9 +223,10 @@ def run(cfg: RunConfig) -> int:
             print(f"all {len(specs)} selected episode(s) already finished in {cfg.out}", file=err)
         else:
             probe = probe_suite(suite, python)  # SimulatorUnavailable before anything is written
-            ledger.open(probe["versions"], labels={"reproduces": cfg.reproduces} if cfg.reproduces else None)
+            finished = ledger.open(probe["versions"], labels={"reproduces": cfg.reproduces} if cfg.reproduces else None)
+            todo = _todo(specs, finished, cfg.retry_errors)  # under OUT's lock
             try:
-                interrupted = _execute(
+                interrupted = bool(todo) and _execute(
                     cfg, suite, pspec, replan, todo, probe, python, placement, replicas, ledger, video_mode, cluster
                 )
             except PolicyCrashed as e:
@@ -287,11 +296,12 @@ def _execute(cfg, suite, pspec, replan, todo, probe, python, placement, replicas
         bar = progress.add_task(suite.name, total=len(todo), sr="-", errors="")
 
         def on_result(result: EpisodeResult) -> None:
-            ledger.append(result_row(result, run_meta))
-            if result.status == "ok":
+            row = result_row(result, run_meta)
+            ledger.append(row)
+            if outcomes.counted(row):  # a policy error is a failure of the policy
                 stats["ok"] += 1
-                stats["success"] += int(result.success)
-            else:
+                stats["success"] += int(outcomes.succeeded(row))
+            if result.status != "ok":
                 stats["errors"] += 1
                 ep = result.episode
                 progress.console.print(
@@ -323,7 +333,12 @@ def _execute(cfg, suite, pspec, replan, todo, probe, python, placement, replicas
                                 logs / f"worker-{i}.log", python)  # fmt: skip
                     for i in range(n_workers)
                 ]
-            run_episodes(todo, slots, replicas, loop_cfg, on_result, on_retry, recorder_factory)
+            trajectory_factory = None
+            if cfg.record_trajectory:
+                from vla_eval.trajectory import TrajectoryRecorder
+
+                trajectory_factory = lambda spec: TrajectoryRecorder(Path(cfg.out), spec.episode_id)  # noqa: E731
+            run_episodes(todo, slots, replicas, loop_cfg, on_result, on_retry, recorder_factory, trajectory_factory)
         except KeyboardInterrupt:
             return True
         finally:

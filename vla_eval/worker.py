@@ -3,9 +3,13 @@
 Messages (dicts, msgpack on the wire) and replies:
 
     {"op": "start", "spec": EpisodeSpec, "policy": PolicySpec}  -> {"ok", "obs", "sim_s"}
-    {"op": "step", "actions": float32 [K, D], "frames": bool}  -> {"ok", "obs", "done", "info", "steps", "sim_s"[, "frames"]}
+    {"op": "step", "actions": float32 [K, D], "frames": bool, "trace": bool}
+        -> {"ok", "obs", "done", "info", "steps", "sim_s"[, "frames"][, "trace"]}
     {"op": "finish"}                                          -> {"ok", "metrics", "sim_s"}
     {"op": "close"}                                           -> (worker exits)
+
+``trace`` asks for each executed step's state, done, success and simulator seconds
+(``{"state": [n, S], "done": [n], "success": [n], "sim_s": [n]}``; recorded trajectories).
 
 A failure answers {"ok": False, "error": "...", "traceback": "..."} and drops the env, so
 the next episode starts from a fresh simulator. The worker keeps its env between episodes
@@ -25,6 +29,8 @@ import time
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any
+
+import numpy as np
 
 from vla_eval import wire
 from vla_eval.suite import Suite, SuiteEnv, get_suite
@@ -65,12 +71,21 @@ class WorkerCore:
                 # The actions of one chunk in one message, applied in order until the episode is
                 # done: one round trip per chunk instead of one per step.
                 frames = [] if msg.get("frames") else None
+                trace: dict[str, list] | None = (
+                    {"state": [], "done": [], "success": [], "sim_s": []} if msg.get("trace") else None
+                )
                 n, done, info = 0, False, {}
                 for action in msg["actions"]:
+                    t = time.perf_counter()
                     obs, done, info = self.env.step(action)
                     n += 1
                     if frames is not None:
                         frames.append(dict(obs.images))
+                    if trace is not None:
+                        trace["sim_s"].append(time.perf_counter() - t)
+                        trace["state"].append(np.asarray(obs.state, dtype=np.float32).reshape(-1))
+                        trace["done"].append(bool(done))
+                        trace["success"].append(bool(np.asarray(info.get("success", done)).all()))
                     if done:
                         break
                 reply = {
@@ -83,6 +98,13 @@ class WorkerCore:
                 }
                 if frames is not None:
                     reply["frames"] = frames
+                if trace is not None:
+                    reply["trace"] = {
+                        "state": np.stack(trace["state"]),
+                        "done": np.asarray(trace["done"], dtype=bool),
+                        "success": np.asarray(trace["success"], dtype=bool),
+                        "sim_s": np.asarray(trace["sim_s"], dtype=np.float64),
+                    }
                 return reply
             if op == "finish":
                 return {"ok": True, "metrics": self.env.result(), "sim_s": time.perf_counter() - t0}

@@ -100,3 +100,19 @@ def test_scene_id_is_part_of_libero_episode_ids_only():
     assert spec.protocol_version == "2"
     toy = get_suite("toy_reach").plan("0", "0")[0]
     assert toy.scene_id == ""
+
+
+def test_doctor_checks_the_reference_stack_and_the_table(monkeypatch):
+    from tests.conftest import libero_importable
+
+    if not libero_importable():
+        pytest.skip("LIBERO is not installed")
+    suite = get_suite("libero_spatial")
+    findings = {f.check: f for f in suite.diagnose()}
+    assert findings["scene table"].ok and findings["version mujoco"].ok and findings["version robosuite"].ok
+    from importlib import metadata
+
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda d: "2.3.7" if d == "mujoco" else real(d))
+    bad = {f.check: f for f in suite.diagnose()}["version mujoco"]
+    assert not bad.ok and "mujoco==3.2.3" in bad.fix

@@ -8,6 +8,7 @@ the VLM forward pass, and the DiT's Euler steps. Nothing is downloaded.
 
     python benchmarks/qwen_vla_latency.py                          # cuda, bf16, batch 1/8/32
     python benchmarks/qwen_vla_latency.py --device cpu --tiny      # tiny config: checks that it runs
+    python benchmarks/qwen_vla_latency.py --through-loader --device cpu   # full size through the checkpoint loader
 
 The backbone sizes are Qwen3.5-4B-like (hidden 2560, 32 layers, 3 linear-attention layers per
 full-attention layer, 248k vocabulary, a 24-block vision tower); the chunk length and the number
@@ -30,19 +31,28 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def backbone_config(tiny: bool):
+def backbone_config(tiny: bool, token_ids: dict[str, int] | None = None):
+    """Qwen3.5-4B-sized config (or the tiny one). token_ids: special token -> id (default:
+    Qwen3.5's ids for the full size, the tiny byte-level tokenizer's for the tiny one)."""
     from transformers import Qwen3_5Config
 
     from vla_eval.policies.qwen_vla.tiny import SPECIAL_TOKENS, _backbone_config
 
     if tiny:
-        return _backbone_config("qwen3_5", {s: 256 + i for i, s in enumerate(SPECIAL_TOKENS)})
+        return _backbone_config("qwen3_5", token_ids or {s: 256 + i for i, s in enumerate(SPECIAL_TOKENS)})
     vocab = 248320
-    ids = {  # Qwen3.5's special token ids
-        "image_token_id": 248056,
-        "video_token_id": 248057,
-        "vision_start_token_id": 248053,
-        "vision_end_token_id": 248054,
+    tid = token_ids or {  # Qwen3.5's special token ids
+        "<|image_pad|>": 248056,
+        "<|video_pad|>": 248057,
+        "<|vision_start|>": 248053,
+        "<|vision_end|>": 248054,
+        "<|endoftext|>": 248044,
+    }
+    ids = {
+        "image_token_id": tid["<|image_pad|>"],
+        "video_token_id": tid["<|video_pad|>"],
+        "vision_start_token_id": tid["<|vision_start|>"],
+        "vision_end_token_id": tid["<|vision_end|>"],
     }
     text = {
         "vocab_size": vocab,
@@ -64,7 +74,7 @@ def backbone_config(tiny: bool):
             "mrope_interleaved": True,
             "partial_rotary_factor": 0.25,
         },
-        "pad_token_id": 248044,
+        "pad_token_id": tid["<|endoftext|>"],
     }
     vision = {
         "depth": 24,
@@ -137,7 +147,16 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=10, help="Euler steps of the flow")
     ap.add_argument("--tiny", action="store_true", help="tiny random config (a CPU check that the script runs)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    ap.add_argument("--through-loader", action="store_true",
+                    help="instead: save the random model as a checkpoint, load it with QwenVLAPolicy, one infer_batch "
+                         "(benchmarks/qwen_vla_loader.py)")  # fmt: skip
+    ap.add_argument("--workdir", default=None, help="--through-loader: where the temporary checkpoint goes (default: $TMPDIR)")
+    ap.add_argument("--keep", action="store_true", help="--through-loader: keep the checkpoint folder")
     args = ap.parse_args()
+    if args.through_loader:
+        from benchmarks.qwen_vla_loader import run
+
+        return run(args)
 
     import numpy as np
     import torch

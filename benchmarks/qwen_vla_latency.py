@@ -157,7 +157,19 @@ def main() -> int:
         from benchmarks.qwen_vla_loader import run
 
         return run(args)
+    try:
+        out = measure(args)
+    except RuntimeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print_table(out["results"])
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+    return 0
 
+
+def measure(args) -> dict:
+    """Build the model (full size or tiny) on args.device and time batches; {"meta", "results"}."""
     import numpy as np
     import torch
     import transformers
@@ -169,8 +181,7 @@ def main() -> int:
 
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        print("error: --device cuda but torch sees no CUDA device (use --device cpu --tiny to check the script)", file=sys.stderr)
-        return 2
+        raise RuntimeError("--device cuda but torch sees no CUDA device (use --device cpu --tiny to check the script)")
     dtype = getattr(torch, args.dtype)
     batches = [int(b) for b in args.batches.split(",")]
     transformers.logging.set_verbosity_error()
@@ -254,6 +265,14 @@ def main() -> int:
         }
         results.append(row)
         print(json.dumps(row), flush=True)
+    meta = {"device": str(device), "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+            "dtype": args.dtype, "tiny": args.tiny, "backbone_params": n_vlm, "dit_params": n_dit, "build_s": build_s,
+            "kernels": kernels, "horizon": dcfg.action_horizon, "steps": dcfg.num_inference_steps,
+            "cameras": args.cameras, "image_size": args.image_size, "text_tokens": args.text_tokens}  # fmt: skip
+    return {"meta": meta, "results": results}
+
+
+def print_table(results: list[dict]) -> None:
     print()
     print("| batch | latency p50 (ms) | p90 (ms) | VLM (ms) | DiT (ms) | throughput (obs/s) | peak GiB |")
     print("|---|---|---|---|---|---|---|")
@@ -263,10 +282,6 @@ def main() -> int:
             f"| {r['batch']} | {r['latency_ms_p50']:.1f} | {r['latency_ms_p90']:.1f} | {r['vlm_ms_p50']:.1f} | "
             f"{r['dit_ms_p50']:.1f} | {r['throughput_obs_per_s']:.1f} | {mem} |"
         )
-    if args.json:
-        meta = {"device": str(device), "dtype": args.dtype, "tiny": args.tiny, "backbone_params": n_vlm, "dit_params": n_dit}
-        args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
-    return 0
 
 
 if __name__ == "__main__":

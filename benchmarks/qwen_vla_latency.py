@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # after an installed vla_eval
 
 
 def backbone_config(tiny: bool, token_ids: dict[str, int] | None = None):

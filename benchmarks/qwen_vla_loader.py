@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # after an installed vla_eval
 
 EMBODIMENT = "franka_libero"
 INSTRUCTION = "pick up the black bowl between the plate and the ramekin and place it on the plate"  # libero_spatial task 0
@@ -50,7 +50,8 @@ def dir_gib(root: Path) -> float:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 2**30
 
 
-def save_phase(ckpt: Path, tiny: bool, dtype_name: str, horizon: int, steps: int) -> dict:
+def save_phase(ckpt: Path, tiny: bool, dtype_name: str, horizon: int, steps: int, device: str = "cpu") -> dict:
+    """Build the random model on ``device`` and write it to ``ckpt`` in the project's layout."""
     t0 = time.perf_counter()
     import torch
     import transformers
@@ -72,13 +73,14 @@ def save_phase(ckpt: Path, tiny: bool, dtype_name: str, horizon: int, steps: int
 
     t0 = time.perf_counter()
     torch.manual_seed(0)
-    model = AutoModel.from_config(bcfg, dtype=dtype)
     default = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)  # the DiT's parameters are made in the target dtype (no float32 copy)
-    try:
-        dit = ActionDiT(dcfg)
-    finally:
-        torch.set_default_dtype(default)
+    with torch.device(device):
+        model = AutoModel.from_config(bcfg, dtype=dtype)
+        torch.set_default_dtype(dtype)  # the DiT's parameters are made in the target dtype (no float32 copy)
+        try:
+            dit = ActionDiT(dcfg)
+        finally:
+            torch.set_default_dtype(default)
     dit.init_random(torch.Generator().manual_seed(1))
     build_s = time.perf_counter() - t0
     n_vlm = sum(p.numel() for p in model.parameters())

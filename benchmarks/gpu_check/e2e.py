@@ -74,7 +74,11 @@ def run(dry: bool, workers: int | None = None, tasks: str | None = None, episode
     from benchmarks._common import cost_bound, rows
     from benchmarks.qwen_vla_loader import save_phase
     from vla_eval.runner import RunConfig, run as run_eval
+    from vla_eval.suite import get_suite
 
+    ok, why = get_suite("libero_spatial").availability()
+    if not ok:  # before minutes of building and saving the model
+        raise RuntimeError(f"libero_spatial cannot run here: {why}")
     workers = workers or (2 if dry else 12)
     tasks = tasks or ("0" if dry else "0:4")
     episodes = episodes or ("0:2" if dry else "0:6")

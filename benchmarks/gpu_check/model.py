@@ -23,9 +23,8 @@ def run(dry: bool) -> dict:
         steps=10,
     )
     out = measure(args)
-    import torch
+    if not dry:  # the model is gone with measure(): give its memory back before part (c)
+        import torch
 
-    del_cache = getattr(torch.cuda, "empty_cache", None)
-    if not dry and del_cache is not None:
-        del_cache()
+        torch.cuda.empty_cache()
     return out

@@ -11,6 +11,9 @@ out_dir="$(mkdir -p "${1:-${OUT:-.}}" && cd "${1:-${OUT:-.}}" && pwd)"
 site="${TMPDIR:-/tmp}/gpu-check-site"
 pip_install() { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" "$@"; }
 shopt -s nullglob
+# GL loaders (EGL through glvnd) where the image lacks them: Debian packages carried in .gl/.
+debs=(.gl/*.deb)
+if [ ${#debs[@]} -gt 0 ]; then for f in "${debs[@]}"; do dpkg -x "$f" /; done; ldconfig; fi
 wheels=(.whl/*.whl)
 if [ ${#wheels[@]} -gt 0 ]; then pip_install "${wheels[@]}"; fi
 pip_install --no-build-isolation .

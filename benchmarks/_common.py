@@ -35,3 +35,23 @@ def cli(*args: str, env: dict | None = None) -> None:
 
     subprocess.run([sys.executable, "-m", "vla_eval.cli", *args], check=True, env={**os.environ, **(env or {})},
                    stdout=subprocess.DEVNULL)  # fmt: skip
+
+
+def cost_bound(rows: list[dict], wall_s: float, workers: int, replicas: int = 1) -> dict:
+    """DESIGN's cost model: wall >= max(total simulator time / workers, total inference time /
+    (replicas x batching gain)). From the ledger rows: simulator time is the sum of the episodes'
+    ``sim_s`` (env creation, resets and steps in the workers); inference time is the sum of their
+    ``policy_s``, each episode's share of the batched calls it was in, so the sum is the time the
+    policy spent in its calls, batching gain included. The ratio wall / bound is what the harness
+    adds (process start-up, scheduling, waiting for stragglers); DESIGN asks for within 10%."""
+    sim = sum(float(r["timing"]["sim_s"]) for r in rows)
+    inference = sum(float(r["timing"]["policy_s"]) for r in rows)
+    bound = max(sim / workers, inference / replicas)
+    return {"wall_s": wall_s, "sim_total_s": sim, "inference_total_s": inference, "workers": workers,
+            "replicas": replicas, "bound_s": bound, "ratio": wall_s / bound if bound > 0 else float("inf")}  # fmt: skip
+
+
+def cost_line(label: str, c: dict) -> str:
+    return (f"{label}: wall {c['wall_s']:.1f} s, bound max(sim {c['sim_total_s']:.1f} s / {c['workers']}, "
+            f"inference {c['inference_total_s']:.1f} s / {c['replicas']}) = {c['bound_s']:.1f} s, "
+            f"ratio {c['ratio']:.2f} (DESIGN: <= 1.10)")  # fmt: skip

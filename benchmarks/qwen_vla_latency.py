@@ -8,6 +8,7 @@ the VLM forward pass, and the DiT's Euler steps. Nothing is downloaded.
 
     python benchmarks/qwen_vla_latency.py                          # cuda, bf16, batch 1/8/32
     python benchmarks/qwen_vla_latency.py --device cpu --tiny      # tiny config: checks that it runs
+    python benchmarks/qwen_vla_latency.py --through-loader --device cpu   # full size through the checkpoint loader
 
 The backbone sizes are Qwen3.5-4B-like (hidden 2560, 32 layers, 3 linear-attention layers per
 full-attention layer, 248k vocabulary, a 24-block vision tower); the chunk length and the number
@@ -27,22 +28,31 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # after an installed vla_eval
 
 
-def backbone_config(tiny: bool):
+def backbone_config(tiny: bool, token_ids: dict[str, int] | None = None):
+    """Qwen3.5-4B-sized config (or the tiny one). token_ids: special token -> id (default:
+    Qwen3.5's ids for the full size, the tiny byte-level tokenizer's for the tiny one)."""
     from transformers import Qwen3_5Config
 
     from vla_eval.policies.qwen_vla.tiny import SPECIAL_TOKENS, _backbone_config
 
     if tiny:
-        return _backbone_config("qwen3_5", {s: 256 + i for i, s in enumerate(SPECIAL_TOKENS)})
+        return _backbone_config("qwen3_5", token_ids or {s: 256 + i for i, s in enumerate(SPECIAL_TOKENS)})
     vocab = 248320
-    ids = {  # Qwen3.5's special token ids
-        "image_token_id": 248056,
-        "video_token_id": 248057,
-        "vision_start_token_id": 248053,
-        "vision_end_token_id": 248054,
+    tid = token_ids or {  # Qwen3.5's special token ids
+        "<|image_pad|>": 248056,
+        "<|video_pad|>": 248057,
+        "<|vision_start|>": 248053,
+        "<|vision_end|>": 248054,
+        "<|endoftext|>": 248044,
+    }
+    ids = {
+        "image_token_id": tid["<|image_pad|>"],
+        "video_token_id": tid["<|video_pad|>"],
+        "vision_start_token_id": tid["<|vision_start|>"],
+        "vision_end_token_id": tid["<|vision_end|>"],
     }
     text = {
         "vocab_size": vocab,
@@ -64,7 +74,7 @@ def backbone_config(tiny: bool):
             "mrope_interleaved": True,
             "partial_rotary_factor": 0.25,
         },
-        "pad_token_id": 248044,
+        "pad_token_id": tid["<|endoftext|>"],
     }
     vision = {
         "depth": 24,
@@ -137,8 +147,29 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=10, help="Euler steps of the flow")
     ap.add_argument("--tiny", action="store_true", help="tiny random config (a CPU check that the script runs)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    ap.add_argument("--through-loader", action="store_true",
+                    help="instead: save the random model as a checkpoint, load it with QwenVLAPolicy, one infer_batch "
+                         "(benchmarks/qwen_vla_loader.py)")  # fmt: skip
+    ap.add_argument("--workdir", default=None, help="--through-loader: where the temporary checkpoint goes (default: $TMPDIR)")
+    ap.add_argument("--keep", action="store_true", help="--through-loader: keep the checkpoint folder")
     args = ap.parse_args()
+    if args.through_loader:
+        from benchmarks.qwen_vla_loader import run
 
+        return run(args)
+    try:
+        out = measure(args)
+    except RuntimeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print_table(out["results"])
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+    return 0
+
+
+def measure(args) -> dict:
+    """Build the model (full size or tiny) on args.device and time batches; {"meta", "results"}."""
     import numpy as np
     import torch
     import transformers
@@ -150,8 +181,7 @@ def main() -> int:
 
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        print("error: --device cuda but torch sees no CUDA device (use --device cpu --tiny to check the script)", file=sys.stderr)
-        return 2
+        raise RuntimeError("--device cuda but torch sees no CUDA device (use --device cpu --tiny to check the script)")
     dtype = getattr(torch, args.dtype)
     batches = [int(b) for b in args.batches.split(",")]
     transformers.logging.set_verbosity_error()
@@ -235,6 +265,14 @@ def main() -> int:
         }
         results.append(row)
         print(json.dumps(row), flush=True)
+    meta = {"device": str(device), "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+            "dtype": args.dtype, "tiny": args.tiny, "backbone_params": n_vlm, "dit_params": n_dit, "build_s": build_s,
+            "kernels": kernels, "horizon": dcfg.action_horizon, "steps": dcfg.num_inference_steps,
+            "cameras": args.cameras, "image_size": args.image_size, "text_tokens": args.text_tokens}  # fmt: skip
+    return {"meta": meta, "results": results}
+
+
+def print_table(results: list[dict]) -> None:
     print()
     print("| batch | latency p50 (ms) | p90 (ms) | VLM (ms) | DiT (ms) | throughput (obs/s) | peak GiB |")
     print("|---|---|---|---|---|---|---|")
@@ -244,10 +282,6 @@ def main() -> int:
             f"| {r['batch']} | {r['latency_ms_p50']:.1f} | {r['latency_ms_p90']:.1f} | {r['vlm_ms_p50']:.1f} | "
             f"{r['dit_ms_p50']:.1f} | {r['throughput_obs_per_s']:.1f} | {mem} |"
         )
-    if args.json:
-        meta = {"device": str(device), "dtype": args.dtype, "tiny": args.tiny, "backbone_params": n_vlm, "dit_params": n_dit}
-        args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
-    return 0
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
 
 It also measures the machine's own ceiling: how much faster two CPU-bound processes finish
 than one (a pure-Python loop in each). On a VM whose two vCPUs share a physical core or a CPU
-quota, that ceiling is well under 2x, and no harness can scale past it.
+quota, that ceiling is well under 2x, and no harness can scale past it. Each run's wall time is
+printed beside DESIGN's bound, max(total simulator time / workers, total inference time /
+batching gain), from its ledger's timings, with the ratio.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks._common import machine  # noqa: E402
+from benchmarks._common import cost_bound, cost_line, machine, rows  # noqa: E402
 
 
-def throughput(workers: int, episodes: int, steps: int, suite: str) -> float:
+def throughput(workers: int, episodes: int, steps: int, suite: str) -> tuple[float, dict]:
+    """Episodes per second, and the run's wall time beside DESIGN's bound (``cost_bound``)."""
     from vla_eval.runner import RunConfig, run
 
     out = Path(tempfile.mkdtemp(prefix="bench-scaling-"))
@@ -29,8 +32,9 @@ def throughput(workers: int, episodes: int, steps: int, suite: str) -> float:
     run(RunConfig(suite=suite, policy="random", out=out / "run", tasks="0:2", episodes=f"0:{episodes // 2}",
                   max_steps=steps, workers=workers, record_video="none"))  # fmt: skip
     wall = time.perf_counter() - t0
+    cost = cost_bound(rows(out / "run"), wall, workers)
     shutil.rmtree(out)
-    return episodes / wall
+    return episodes / wall, cost
 
 
 def _burn(n: int) -> float:
@@ -58,8 +62,8 @@ def main() -> None:
     ap.add_argument("--suite", default="libero_spatial")
     a = ap.parse_args()
     os.environ.setdefault("MUJOCO_GL", "egl")
-    one = throughput(1, a.episodes, a.steps, a.suite)
-    two = throughput(2, a.episodes, a.steps, a.suite)
+    one, cost1 = throughput(1, a.episodes, a.steps, a.suite)
+    two, cost2 = throughput(2, a.episodes, a.steps, a.suite)
     print(f"machine: {machine()}")
     print(f"{a.suite}, random policy, {a.episodes} episodes over 2 tasks x {a.steps} steps")
     print(f"1 worker:  {60 * one:.2f} episodes/min")
@@ -68,6 +72,8 @@ def main() -> None:
     print(f"speed-up: {two / one:.2f}x (target >= 1.8x)")
     print(f"this machine's ceiling (2 CPU-bound processes vs 1): {ceiling:.2f}x; "
           f"the harness reaches {two / one / ceiling:.0%} of it")  # fmt: skip
+    print(cost_line("1 worker ", cost1))
+    print(cost_line("2 workers", cost2))
 
 
 if __name__ == "__main__":

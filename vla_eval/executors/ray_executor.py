@@ -1,8 +1,9 @@
 """``--executor ray``: the same scheduling on a Ray cluster (optional extra ``ray``).
 
 Policy replicas are actors with ``num_gpus=1`` (one per GPU of the cluster; one CPU replica
-when it has none); env workers are actors with one CPU each, placed on the node of the
-replica they are tied to (soft affinity) and rendering on that replica's GPU. When the suite
+when it has none, kept on the driver's node); env workers are actors with one CPU each. A
+worker tied to a GPU replica is placed on that replica's node (soft affinity) and renders on
+its GPU; with a CPU replica the workers are spread over the cluster's nodes. When the suite
 has its own environment, env actors run its interpreter (``runtime_env={"py_executable"}``);
 that environment then needs the same ray version installed.
 
@@ -42,6 +43,11 @@ class _EnvActor:
 
     def handle(self, data: bytes) -> bytes:
         return wire.packb(self.core.handle(wire.unpackb(data)))
+
+    def node(self) -> str:
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
 
 
 class _PolicyActor:
@@ -186,8 +192,14 @@ class RayCluster:
 
     def start_replicas(self, policy: str, kwargs: Mapping[str, Any], label: str, gpus: int) -> list[RayPolicy]:
         ray = self.ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
         n = max(1, gpus)
-        cls = ray.remote(num_gpus=1 if gpus else 0, num_cpus=0)(_PolicyActor)
+        options: dict[str, Any] = {"num_gpus": 1 if gpus else 0, "num_cpus": 0}
+        if not gpus:  # a CPU replica stays beside the driver, as it does with the local executor
+            here = ray.get_runtime_context().get_node_id()
+            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id=here, soft=False)
+        cls = ray.remote(_PolicyActor).options(**options)
         actors = [cls.remote(policy, dict(kwargs)) for _ in range(n)]
         try:
             self.replica_sites = ray.get([a.placement.remote() for a in actors])
@@ -205,9 +217,9 @@ class RayCluster:
             worker_env = dict(env)
             if gpu_ids:
                 worker_env.update({"MUJOCO_EGL_DEVICE_ID": gpu_ids[0], "VLA_EVAL_RENDER_DEVICE": gpu_ids[0]})
-            options: dict[str, Any] = {
+            options: dict[str, Any] = {  # beside its GPU replica (it renders there), else anywhere
                 "num_cpus": 1,
-                "scheduling_strategy": NodeAffinitySchedulingStrategy(node_id=node, soft=True),
+                "scheduling_strategy": NodeAffinitySchedulingStrategy(node_id=node, soft=True) if gpu_ids else "SPREAD",
             }
             if os.path.abspath(python) != os.path.abspath(sys.executable):  # venv pythons are symlinks
                 options["runtime_env"] = {"py_executable": python}

@@ -9,6 +9,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Local Ray instances started by the tests run without token auth (a token left in ~/.ray by
+# any earlier Ray session would otherwise switch it on for every later cluster in the process).
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
 def libero_importable() -> bool:

@@ -111,13 +111,19 @@ class Real2SimEnv(SuiteEnv):
         """World-frame poses for scripted experts (never given to learned policies)."""
         u = self.u
         out: dict[str, Any] = {"base": _pose(u.agent.robot.pose), "tcp": _pose(u.tcp.pose)}
-        src, tgt = getattr(u, "episode_source_obj", None), getattr(u, "episode_target_obj", None)
-        if src is not None:
-            out["source"] = {**_pose(u.source_obj_pose), "name": src.name,
-                             "bbox": [float(x) for x in np.abs(u.episode_source_obj_bbox_world)]}  # fmt: skip
-        if tgt is not None:
-            out["target"] = {**_pose(u.target_obj_pose), "name": tgt.name,
-                             "bbox": [float(x) for x in np.abs(u.episode_target_obj_bbox_world)]}  # fmt: skip
+        objs = list(getattr(u, "episode_objs", []) or [])
+        sizes = list(getattr(u, "episode_model_bbox_sizes", []) or [])
+        for key, actor, com in (("source", getattr(u, "episode_source_obj", None), "source_obj_pose"),
+                                ("target", getattr(u, "episode_target_obj", None), "target_obj_pose")):  # fmt: skip
+            if actor is None:
+                continue
+            i = objs.index(actor) if actor in objs else -1
+            out[key] = {
+                "pos": [float(x) for x in getattr(u, com).p],  # centre of mass, as the success check uses
+                "quat": [float(x) for x in actor.pose.q],  # the object's frame (its bbox axes)
+                "size": [float(x) for x in sizes[i]] if 0 <= i < len(sizes) else [0.0, 0.0, 0.0],  # local bbox
+                "name": actor.name,
+            }
         return out
 
     def _observation(self, raw: dict[str, Any]) -> Observation:

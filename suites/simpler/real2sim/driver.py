@@ -46,8 +46,11 @@ def build_kwargs(cfg: dict[str, Any], protocol: Protocol, data: str | None, rt_s
     if cfg.get("rgb_overlay"):
         kwargs["rgb_overlay_path"] = os.path.join(data or "", "real_inpainting", cfg["rgb_overlay"])
         kwargs["rgb_overlay_cameras"] = [protocol.cameras[0]]
-    if rt_spp is not None and kwargs.get("shader_dir") == "rt":
-        kwargs["render_config"] = {"rt_samples_per_pixel": int(rt_spp)}  # CPU driver check, not SimplerEnv's 32
+    if rt_spp is not None and kwargs.get("shader_dir") == "rt":  # CPU driver checks, not SimplerEnv's setting
+        if rt_spp == 0:
+            del kwargs["shader_dir"]
+        else:
+            kwargs["render_config"] = {"rt_samples_per_pixel": int(rt_spp)}
     return kwargs
 
 

@@ -6,9 +6,10 @@ setup.sh). Without a GPU, SAPIEN 2.2.2 renders on Mesa lavapipe only through the
 
 Render override for CPU runs: SimplerEnv renders the drawer envs with ray tracing
 (``shader_dir="rt"``, 32 samples per pixel): about 2.5 min per frame on lavapipe. With
-``VLA_EVAL_SIMPLER_RT_SPP=N`` the driver passes ``render_config={"rt_samples_per_pixel": N}``:
-another image than SimplerEnv's, so the ledger's simulator record says so (a driver check, never
-a benchmark number).
+``VLA_EVAL_SIMPLER_RT_SPP=N`` the driver passes ``render_config={"rt_samples_per_pixel": N}``
+(about 10 s per step at N = 2); with ``VLA_EVAL_SIMPLER_RT_SPP=off`` it drops ``shader_dir="rt"``
+(the rasterizer, ~0.3 s per step). Either is another image than SimplerEnv's, so the ledger's
+simulator record says so: a driver check, never a benchmark number.
 """
 
 from __future__ import annotations
@@ -64,11 +65,14 @@ def placeholder_note(data: Path | None) -> str:
 
 
 def rt_samples_override() -> int | None:
-    v = os.environ.get(RT_SPP_VAR, "").strip()
+    """None: SimplerEnv's setting; N >= 1: ray tracing at N samples per pixel; 0 ("off"): no ray tracing."""
+    v = os.environ.get(RT_SPP_VAR, "").strip().lower()
     if not v:
         return None
+    if v == "off":
+        return 0
     if not v.isdigit() or int(v) < 1:
-        raise SimulatorUnavailable(f"{RT_SPP_VAR} must be a positive integer, got {v!r}")
+        raise SimulatorUnavailable(f"{RT_SPP_VAR} must be a positive integer or 'off', got {v!r}")
     return int(v)
 
 
@@ -114,7 +118,8 @@ class _Real2SimSuite(Suite):
             out["assets"] = note
         spp = rt_samples_override()
         if spp is not None:
-            out["render_override"] = f"ray tracing at {spp} samples per pixel (SimplerEnv: 32): driver check only"
+            how = "no ray tracing (rasterizer)" if spp == 0 else f"ray tracing at {spp} samples per pixel"
+            out["render_override"] = f"{how} where SimplerEnv ray-traces at 32: driver check only"
         return out
 
 

@@ -79,15 +79,22 @@ class _State:
 class SimplerWidowXExpert(Policy):
     """Privileged pick-and-place expert for simpler_widowx (SimplerEnv -v0 Bridge tasks)."""
 
-    def __init__(self, action_dim: int = 7, gain: float = 0.6, max_step: float = 0.03, **_: Any) -> None:
+    # Negative controls (``--policy-args flip=...``): the same expert with one convention wrong.
+    FLIPS = ("", "x", "y", "rotation", "gripper")
+
+    def __init__(self, action_dim: int = 7, gain: float = 0.6, max_step: float = 0.03, flip: str = "", **_: Any) -> None:
         if action_dim != 7:
             raise ValueError(f"the SimplerEnv WidowX expert acts in 7-D, not {action_dim}-D")
+        if flip not in self.FLIPS:
+            raise ValueError(f"flip must be one of {self.FLIPS}, got {flip!r}")
         self.gain = gain
         self.max_step = max_step
+        self.flip = flip
         self.states: dict[int, _State] = {}
 
     def metadata(self) -> PolicySpec:
-        return PolicySpec(name="scripted_simpler", action_dim=7, horizon=1, cameras=(), needs_state=True,
+        name = "scripted_simpler" + (f"-flip-{self.flip}" if self.flip else "")
+        return PolicySpec(name=name, action_dim=7, horizon=1, cameras=(), needs_state=True,
                           replan_steps=1, privileged=True)  # fmt: skip
 
     def reset(self, env_ids: Sequence[int] | None = None) -> None:
@@ -103,8 +110,20 @@ class SimplerWidowXExpert(Policy):
             st = self.states.get(obs.env_id)
             if st is None or st.episode_id != obs.episode_id:
                 st = self.states[obs.env_id] = _State(episode_id=obs.episode_id)
-            out[i, 0] = self.act(obs.extras, st)
+            out[i, 0] = self._flipped(self.act(obs.extras, st))
         return out
+
+    def _flipped(self, a: np.ndarray) -> np.ndarray:
+        a = a.copy()
+        if self.flip == "x":
+            a[0] = -a[0]  # e.g. a world-frame Δx sent as base-frame (the base is yawed 180°)
+        elif self.flip == "y":
+            a[1] = -a[1]
+        elif self.flip == "rotation":
+            a[3:6] = -a[3:6]  # the opposite-handed rotation convention
+        elif self.flip == "gripper":
+            a[6] = -a[6]  # +1 closed / -1 open
+        return a
 
     # --- control ---------------------------------------------------------------------------
     def _action(self, x: dict[str, Any], goal_world: np.ndarray, r_des: np.ndarray | None, grip: float) -> np.ndarray:

@@ -369,3 +369,17 @@ def test_availability_without_maniskill_names_the_fix(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda m, *a: None if m == "mani_skill" else real(m, *a))
     ok, why = get_suite("maniskill3").availability()
     assert not ok and "vla-eval env create" in why
+
+
+def test_missing_simulator_files_are_errors(capfd):
+    """SAPIEN 2.2.2 only logs a missing scene / object file; the driver turns that into an error."""
+    import os
+
+    from vla_eval.suites.simpler.real2sim.driver import missing_files_are_errors
+
+    with missing_files_are_errors():
+        os.write(2, b"[svulkan2] [error] GLFW error: X11: The DISPLAY environment variable is missing\n")
+    assert "DISPLAY" in capfd.readouterr().err  # passed on, not an error
+    with pytest.raises(FileNotFoundError, match="stages/x.glb"):
+        with missing_files_are_errors():
+            os.write(2, b"[2026-12-02 14:23:11.025] [SAPIEN] [error] File not found: /d/stages/x.glb\n")

@@ -18,8 +18,12 @@ ManiSkill2_real2sim whose placeholders its README lists.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Any, Sequence
+import re
+import sys
+import tempfile
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -68,6 +72,34 @@ def reset_options(cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# SAPIEN 2.2.2 does not raise when a scene or object file is missing: it logs "File not found" /
+# "Failed to load ..." and goes on without that mesh (a table-less scene, an invisible object).
+# The driver reads SAPIEN's log while it builds and resets the env and makes that an error.
+_MISSING = re.compile(r"\[SAPIEN\] \[error\] (?:File not found|Failed to load visual mesh): (\S+)")
+
+
+@contextlib.contextmanager
+def missing_files_are_errors() -> Iterator[None]:
+    """Capture fd 2 (SAPIEN logs there from C++); re-emit it; raise if a file was missing."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            text = tmp.read().decode(errors="replace")
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        missing = sorted(set(_MISSING.findall(text)))
+        if missing:
+            raise FileNotFoundError(f"simulator asset files missing (SAPIEN would go on without them): {', '.join(missing)}")
+
+
 def _pose(p: Any) -> dict[str, list[float]]:
     return {"pos": [float(x) for x in p.p], "quat": [float(x) for x in p.q]}
 
@@ -96,7 +128,8 @@ class Real2SimEnv(SuiteEnv):
         self.privileged = privileged
         self.cfg = ep.task_episodes(protocol.suite, spec.task)[spec.episode_index]
         data = os.environ.get("VLA_EVAL_SIMPLER_DATA") or os.environ.get("MS2_REAL2SIM_ASSET_DIR")
-        self.env = gym.make(self.cfg["env_name"], **build_kwargs(self.cfg, protocol, data, rt_samples_override()))
+        with missing_files_are_errors():
+            self.env = gym.make(self.cfg["env_name"], **build_kwargs(self.cfg, protocol, data, rt_samples_override()))
         self.u = self.env.unwrapped
         self.spec: EpisodeSpec | None = None
         self._steps = 0
@@ -146,7 +179,8 @@ class Real2SimEnv(SuiteEnv):
     def reset(self, spec: EpisodeSpec) -> Observation:
         self.spec = spec
         self._steps, self._done, self._info = 0, False, {}
-        raw, _ = self.env.reset(options=reset_options(self.cfg))
+        with missing_files_are_errors():
+            raw, _ = self.env.reset(options=reset_options(self.cfg))
         self.instruction = str(self.u.get_language_instruction())
         return self._observation(raw)
 

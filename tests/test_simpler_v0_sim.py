@@ -128,9 +128,8 @@ def test_google_va_coke_can_variants(tmp_path):
     for i, e in enumerate(eps):
         if e["subtask"] == "horizontal":
             first.setdefault(e["variant"], i)
-    runs_here = ["horizontal/base", "horizontal/lighting=darker",
-                 "horizontal/camera=GraspSingleOpenedCokeCanAltGoogleCameraInScene-v0"]  # fmt: skip
-    missing_here = ["horizontal/scene=Baked_sc1_staging_objaverse_cabinet1_h870", "horizontal/distractors"]
+    runs_here = ["horizontal/base", "horizontal/camera=GraspSingleOpenedCokeCanAltGoogleCameraInScene-v0"]
+    missing_here = ["horizontal/scene=Baked_sc1_staging_objaverse_cabinet1_h870"]
     sel = ",".join(str(first[v]) for v in runs_here + missing_here)
     rows = _run("simpler_google_va", tmp_path / "va", "--policy", "noop", "--tasks", "0", "--episodes", sel,
                 "--max-steps", "2", "--max-retries", "0")  # fmt: skip

@@ -383,3 +383,17 @@ def test_missing_simulator_files_are_errors(capfd):
     with pytest.raises(FileNotFoundError, match="stages/x.glb"):
         with missing_files_are_errors():
             os.write(2, b"[2026-12-02 14:23:11.025] [SAPIEN] [error] File not found: /d/stages/x.glb\n")
+
+
+def test_missing_urdf_error_names_the_file():
+    import os
+
+    from vla_eval.suites.simpler.real2sim.driver import missing_files_are_errors
+
+    with pytest.raises(FileNotFoundError, match="mk_station2.urdf"):
+        with missing_files_are_errors():
+            os.write(2, b"[SAPIEN] [error] Failed to open URDF file: /d/custom/mk_station2.urdf\n")
+            raise AttributeError("'NoneType' object has no attribute 'name'")
+    with pytest.raises(KeyError):
+        with missing_files_are_errors():
+            raise KeyError("other failures pass through")

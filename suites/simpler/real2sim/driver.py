@@ -75,18 +75,24 @@ def reset_options(cfg: dict[str, Any]) -> dict[str, Any]:
 # SAPIEN 2.2.2 does not raise when a scene or object file is missing: it logs "File not found" /
 # "Failed to load ..." and goes on without that mesh (a table-less scene, an invisible object).
 # The driver reads SAPIEN's log while it builds and resets the env and makes that an error.
-_MISSING = re.compile(r"\[SAPIEN\] \[error\] (?:File not found|Failed to load visual mesh): (\S+)")
+_MISSING = re.compile(
+    r"\[SAPIEN\] \[error\] (?:File not found|Failed to load visual mesh|Failed to open URDF file): (\S+)"
+)
 
 
 @contextlib.contextmanager
 def missing_files_are_errors() -> Iterator[None]:
-    """Capture fd 2 (SAPIEN logs there from C++); re-emit it; raise if a file was missing."""
+    """Capture fd 2 (SAPIEN logs there from C++); re-emit it; raise if a file was missing
+    (also when the env then failed for want of it, e.g. an AttributeError on a missing URDF)."""
     sys.stderr.flush()
     saved = os.dup(2)
+    failure: BaseException | None = None
     with tempfile.TemporaryFile(mode="w+b") as tmp:
         os.dup2(tmp.fileno(), 2)
         try:
             yield
+        except BaseException as e:  # noqa: BLE001 - re-raised below, or replaced by the missing files
+            failure = e
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
@@ -95,9 +101,13 @@ def missing_files_are_errors() -> Iterator[None]:
             text = tmp.read().decode(errors="replace")
             sys.stderr.write(text)
             sys.stderr.flush()
-        missing = sorted(set(_MISSING.findall(text)))
-        if missing:
-            raise FileNotFoundError(f"simulator asset files missing (SAPIEN would go on without them): {', '.join(missing)}")
+    missing = sorted(set(_MISSING.findall(text)))
+    if missing:
+        raise FileNotFoundError(
+            f"simulator asset files missing (SAPIEN would go on without them): {', '.join(missing)}"
+        ) from failure
+    if failure is not None:
+        raise failure
 
 
 def _pose(p: Any) -> dict[str, list[float]]:

@@ -2,7 +2,7 @@
 with Mesa lavapipe, or a GPU).
 
 They run in the suite's own environment (.venvs/simpler, made by `vla-eval env create
-simpler_widowx` or by hand), through a subprocess with that interpreter, and skip with a reason
+maniskill3` or by hand), through a subprocess with that interpreter, and skip with a reason
 when it (or a working Vulkan renderer) is missing. The Bridge tests also need the assets:
 $MS_ASSET_DIR, else ../shared/assets/maniskill_bridge; that offline copy has three placeholder
 files (two table stages, the eggplant texture), so these runs check the driver, never benchmark numbers.
@@ -48,9 +48,9 @@ def _prepared(suite: str) -> tuple[str, dict[str, str]]:
     """(python, env vars) for the suite, or pytest.skip with the reason."""
     py = _suite_python()
     if py is None:
-        pytest.skip("no ManiSkill3 environment: create .venvs/simpler (vla-eval env create simpler_widowx)")
+        pytest.skip("no ManiSkill3 environment: create .venvs/simpler (vla-eval env create maniskill3)")
     env = dict(os.environ)
-    if suite == "simpler_widowx":
+    if suite == "simpler_widowx_ms3":
         assets = _bridge_assets()
         if assets is None:
             pytest.skip("the ManiSkill3 Bridge assets are absent ($MS_ASSET_DIR or ../shared/assets/maniskill_bridge)")
@@ -135,10 +135,10 @@ def test_maniskill3_episode_replays_in_fresh_and_reused_env():
 
 
 # --------------------------------------------------------------------------------------------
-# simpler_widowx: the four Bridge digital twins (assets needed; the offline copy is partly placeholder)
+# simpler_widowx_ms3: the four Bridge digital twins (ManiSkill3 -v1) (assets needed; the offline copy is partly placeholder)
 # --------------------------------------------------------------------------------------------
 def test_widowx_four_tasks_run_one_short_episode_each(tmp_path):
-    rows = _vla_eval_run("simpler_widowx", tmp_path, "--tasks", "0:4", "--episodes", "0:1", "--max-steps", "3")
+    rows = _vla_eval_run("simpler_widowx_ms3", tmp_path, "--tasks", "0:4", "--episodes", "0:1", "--max-steps", "3")
     assert len(rows) == 4 and all(r["status"] == "ok" for r in rows), rows
     for r in rows:
         m = r["metrics"]
@@ -151,7 +151,7 @@ _BRIDGE = """
 import json, numpy as np, torch
 from vla_eval.suite import get_suite
 from vla_eval.types import PolicySpec
-suite = get_suite("simpler_widowx")
+suite = get_suite("simpler_widowx_ms3")
 p = suite.protocol
 pol = PolicySpec(name="t", action_dim=7, cameras=("3rd_view_camera",))
 idle = np.array(p.idle_action, dtype=np.float32)
@@ -192,7 +192,7 @@ _BRIDGE_FRESH = """
 import json, numpy as np
 from vla_eval.suite import get_suite
 from vla_eval.types import PolicySpec
-suite = get_suite("simpler_widowx")
+suite = get_suite("simpler_widowx_ms3")
 ti = len(suite.protocol.tasks) - 1
 spec = suite.plan(tasks=str(ti), episodes="0")[0]
 env = suite.make_env(spec, PolicySpec(name="t", action_dim=7, cameras=("3rd_view_camera",)))
@@ -205,8 +205,8 @@ print("RESULT" + json.dumps({"keep": sorted(int(x) for x in env.u._segmentation_
 def test_widowx_grids_success_rule_and_greenscreen_state():
     from vla_eval.suite import get_suite
 
-    res = _run_script("simpler_widowx", _BRIDGE)
-    p = get_suite("simpler_widowx").protocol
+    res = _run_script("simpler_widowx_ms3", _BRIDGE)
+    p = get_suite("simpler_widowx_ms3").protocol
     for t in p.tasks:
         n_pos, n_quat = res["grids"][t.name]
         assert n_pos * n_quat == t.episodes, t.name  # the protocol runs each task's full grid once
@@ -218,6 +218,6 @@ def test_widowx_grids_success_rule_and_greenscreen_state():
     assert res["taken_off"]["is_src_obj_grasped"] is False  # grasp metrics stay apart from success
     # The env built last in a process that built three other Bridge envs first keeps the same
     # objects out of the overlay, and renders the same first image, as one built in a fresh process.
-    fresh = _run_script("simpler_widowx", _BRIDGE_FRESH)
+    fresh = _run_script("simpler_widowx_ms3", _BRIDGE_FRESH)
     assert res["last_keep"] == fresh["keep"]
     assert res["last_img"] == fresh["img"]

@@ -13,6 +13,10 @@ if-chains on suite names):
 ``episode_mean``
     mean over episodes (VLN-CE): success as k/n with a Wilson interval, continuous metrics
     (SPL, nDTW, NE, ...) as a mean with a normal interval.
+``group_mean``
+    SimplerEnv's official metric script (tools/calc_metrics_evaluation_videos.py): per task, the
+    mean over subtasks of the mean over result groups of each group's success rate, leaving out
+    episodes marked ``counted: false``; suite = mean of the tasks (see :func:`rate_group_mean`).
 
 Benchmark rows (:data:`BENCHMARKS`, e.g. the "LIBERO average" of four suites) are the mean of
 their member suites' numbers; a rate's interval is the same stratified score interval over the
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from vla_eval.metrics import stratified_score_interval, wilson_interval
 
@@ -146,6 +150,37 @@ def mean_task_mean(groups: Sequence[Sequence[float]]) -> Estimate:
     return Estimate(m, m - half, m + half, n=sum(len(g) for g in groups), var=var, tasks=t)
 
 
+def rate_group_mean(episodes: Sequence[Mapping[str, Any]]) -> Estimate:
+    """One task's success rate as SimplerEnv's official metric script computes it.
+
+    ``episodes``: one mapping per episode with ``success`` (bool), ``group`` (the result directory
+    the script averages first: env id + variant), ``subtask`` ("" when the task has one; coke-can
+    orientation, drawer open / close) and ``counted`` (False: left out, as the script leaves out
+    the camera variants). Value = mean over subtasks of the mean over their groups of the group's
+    success rate. Interval: normal, each group a stratum with weight 1 / (subtasks x its subtask's
+    groups). Raises ValueError when no episode counts.
+    """
+    counted = [e for e in episodes if e.get("counted", True) is not False]
+    if not counted:
+        raise ValueError("group mean: no counted episodes (n = 0)")
+    tree: dict[str, dict[str, list[bool]]] = {}
+    for e in counted:
+        flag = e.get("success")
+        if not isinstance(flag, bool):
+            raise ValueError(f"group mean: success must be a bool, got {flag!r}")
+        tree.setdefault(str(e.get("subtask", "")), {}).setdefault(str(e.get("group", "")), []).append(flag)
+    value = var = 0.0
+    for groups in tree.values():
+        for flags in groups.values():
+            w = 1.0 / (len(tree) * len(groups))
+            p = sum(flags) / len(flags)
+            value += w * p
+            var += w * w * p * (1 - p) / len(flags)
+    half = Z95 * math.sqrt(var)
+    k = sum(sum(f) for g in tree.values() for f in g.values())
+    return Estimate(value, max(0.0, value - half), min(1.0, value + half), n=len(counted), k=k, var=var)
+
+
 @dataclass(frozen=True)
 class Rule:
     """An aggregation rule: how per-task groups of episode values become a suite number."""
@@ -155,6 +190,9 @@ class Rule:
     mean: Callable[[Sequence[Sequence[float]]], Estimate]
     describe: str
     label: str  # the suite row's task label; {all}: tasks in the rows, {used}: tasks with ok episodes ("k of n")
+    # When set, a task's success rate comes from its episodes' metrics (group, subtask, counted),
+    # and the suite's is the mean of the tasks' (combine).
+    task_rows: Callable[[Sequence[Mapping[str, Any]]], Estimate] | None = None
 
     def task_label(self, used: int, all_: int) -> str:
         return self.label.format(all=all_, used=used if used == all_ else f"{used} of {all_}")
@@ -165,6 +203,9 @@ AGGREGATIONS: Mapping[str, Rule] = {
     "task_mean": Rule("task_mean", rate_task_mean, mean_task_mean, "mean of per-task rates, stratified score interval",
                       "mean of {used} task(s)"),
     "episode_mean": Rule("episode_mean", rate_pooled, mean_pooled, "mean over episodes", "{all} task(s)"),
+    "group_mean": Rule("group_mean", rate_task_mean, mean_task_mean,
+                       "SimplerEnv metric script: per task, mean over subtasks of group means; mean of tasks",
+                       "mean of {used} task(s)", task_rows=rate_group_mean),
 }
 
 

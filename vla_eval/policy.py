@@ -47,6 +47,7 @@ POLICIES: Registry[type] = Registry("policy")
 POLICIES.register("noop", "vla_eval.policies.baselines:NoopPolicy")
 POLICIES.register("random", "vla_eval.policies.baselines:RandomPolicy")
 POLICIES.register("scripted_libero", "vla_eval.policies.scripted:LiberoScriptedExpert")
+POLICIES.register("scripted_simpler", "vla_eval.policies.scripted:SimplerWidowXExpert")
 POLICIES.register("qwen_vla", "vla_eval.policies.qwen_vla:QwenVLAPolicy")
 POLICIES.register("replay", "vla_eval.policies.replay:ReplayPolicy")
 

@@ -119,11 +119,25 @@ def _aggregate_suite(suite: str, srows: list[dict[str, Any]], info: SuiteInfo, o
     rule = agg.rule(info.aggregation)
     tis = sorted({r["task_index"] for r in srows})
     by_task = {ti: [r for r in srows if r["task_index"] == ti] for ti in tis}
-    for ti in tis:
-        out.append(_task_row(suite, ti, by_task[ti][0]["task"], by_task[ti]))
     counted = {ti: [r for r in by_task[ti] if outcomes.counted(r)] for ti in tis}
+    task_est: dict[Any, agg.Estimate] = {}
+    if rule.task_rows is not None:  # e.g. SimplerEnv's group means: from each episode's metrics
+        for ti in tis:
+            eps = [{**(r.get("metrics") or {}), "success": outcomes.succeeded(r)} for r in counted[ti]]
+            if any(e.get("counted", True) is not False for e in eps):
+                task_est[ti] = rule.task_rows(eps)
+    for ti in tis:
+        row = _task_row(suite, ti, by_task[ti][0]["task"], by_task[ti])
+        if ti in task_est:
+            e = task_est[ti]
+            row.update(n=e.n, successes=e.k, sr=e.value, ci_low=e.low, ci_high=e.high)
+        out.append(row)
     groups = [[outcomes.succeeded(r) for r in counted[ti]] for ti in tis if counted[ti]]
-    success = rule.rate(groups) if groups else None
+    if rule.task_rows is not None:
+        success = agg.combine(list(task_est.values())) if task_est else None
+        groups = [g for ti, g in zip([t for t in tis if counted[t]], groups) if ti in task_est]
+    else:
+        success = rule.rate(groups) if groups else None
     label = rule.task_label(len(groups), len(tis))
     errors = len(srows) - sum(len(v) for v in counted.values())
     policy_errors = outcomes.count(srows, outcomes.POLICY_ERROR)

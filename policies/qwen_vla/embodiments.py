@@ -21,6 +21,7 @@ SUITE_EMBODIMENTS: dict[str, str] = {
     "libero_10": "franka_libero",
     "libero_90": "franka_libero",
     "simpler_widowx": "widowx_bridge",
+    "simpler_widowx_ms3": "widowx_bridge",
     "robocasa_gr1": "gr1_arms_waist_fourier_hands",
     "robotwin_easy": "aloha_agilex",
     "robotwin_hard": "aloha_agilex",

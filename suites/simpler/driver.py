@@ -1,6 +1,6 @@
-"""ManiSkill3 env driver for simpler_widowx and maniskill3: the only module here importing ManiSkill3.
+"""ManiSkill3 env driver for simpler_widowx_ms3 and maniskill3: the only module here importing ManiSkill3.
 
-simpler_widowx follows SimplerEnv's ManiSkill3 evaluation loop (see protocol.toml): reset with
+simpler_widowx_ms3 follows SimplerEnv's ManiSkill3 evaluation loop (see protocol.toml): reset with
 ``seed = seed + i`` and ``options={"episode_id": i}``, run exactly ``max_steps`` steps, read
 ``info["success"]`` at the last step, report the grasp metrics apart. maniskill3 runs bundled
 tasks through the same code with success at any step.
@@ -66,12 +66,16 @@ class ManiSkill3Env(SuiteEnv):
             obs_mode = "state_dict"  # nothing to render: the physics is the same
         if self.bridge:
             reset_greenscreen_class_state()
+        kwargs: dict[str, Any] = {}
+        if extra.get("shader_pack"):
+            kwargs["sensor_configs"] = {"shader_pack": str(extra["shader_pack"])}
         self.env = gym.make(
             self.task.name,
             obs_mode=obs_mode,
             control_mode=str(extra["control_mode"]),
             num_envs=1,
             sim_backend=str(extra.get("sim_backend", "physx_cpu")),
+            **kwargs,
         )
         self.u = self.env.unwrapped
         self.grid: tuple[int, int] | None = None

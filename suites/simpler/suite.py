@@ -1,4 +1,4 @@
-"""simpler_widowx and maniskill3 suites: protocol, availability, rendering setup. Imports no simulator.
+"""simpler_widowx_ms3 and maniskill3 suites: protocol, availability, rendering setup. Imports no simulator.
 
 Why an env is reused only for episodes of one task, and never across tasks in a worker:
 ManiSkill 3.0.1's ``BaseDigitalTwinEnv`` keeps the list of objects to keep out of the
@@ -18,44 +18,16 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from vla_eval.errors import SimulatorUnavailable
 from vla_eval.suite import Suite, SuiteEnv, package_versions
+from vla_eval.suites.sapien_render import PROBE_SAPIEN3, lavapipe_env, render_env  # noqa: F401 - lavapipe_env re-exported
 from vla_eval.types import EpisodeSpec, PolicySpec
 
 HERE = Path(__file__).parent
-SETUP_SCRIPT = HERE / "setup_lavapipe.sh"
-INSTALL_HINT = "create its environment with: vla-eval env create simpler_widowx (mani-skill==3.0.1, sapien==3.0.3)"
-LAVAPIPE_HINT = (
-    f"SAPIEN found no Vulkan device. Without a GPU it renders only with Mesa >= 25 lavapipe: run "
-    f"bash {SETUP_SCRIPT} (fetches Debian bookworm-backports mesa-vulkan-drivers into "
-    f"~/.cache/vla-eval/lavapipe), or set VK_ICD_FILENAMES to a working Vulkan driver"
-)
-_RENDER_PROBE = "import sapien; sapien.render.RenderSystem()"
-
-
-def lavapipe_dir() -> Path:
-    base = os.environ.get("VLA_EVAL_LAVAPIPE_DIR")
-    if base:
-        return Path(base)
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache / "vla-eval" / "lavapipe"
-
-
-def lavapipe_env(cache: Path | None = None) -> dict[str, str]:
-    """VK_ICD_FILENAMES / LD_LIBRARY_PATH for the private lavapipe, if setup_lavapipe.sh made it."""
-    cache = cache or lavapipe_dir()
-    icd = cache / "lvp_icd.json"
-    if not ((cache / ".complete").exists() and icd.exists()):
-        return {}
-    libdirs = sorted(str(p) for p in (cache / "root" / "usr" / "lib").glob("*-linux-gnu") if p.is_dir())
-    old = os.environ.get("LD_LIBRARY_PATH", "")
-    parts = libdirs + [p for p in old.split(":") if p and p not in libdirs]
-    return {"VK_ICD_FILENAMES": str(icd), "LD_LIBRARY_PATH": ":".join(parts)}
+INSTALL_HINT = "create its environment with: vla-eval env create maniskill3 (mani-skill==3.0.1, sapien==3.0.3)"
 
 
 def bridge_asset_dir() -> Path | None:
@@ -82,26 +54,8 @@ def assets_are_placeholders(asset_dir: Path | None) -> bool:
         return False
 
 
-def probe_render(env: dict[str, str], timeout: float = 120.0) -> tuple[bool, str]:
-    """Can SAPIEN create its render system with these variables? (in a child: a failed Vulkan init can abort)"""
-    try:
-        r = subprocess.run(
-            [sys.executable, "-W", "ignore", "-c", _RENDER_PROBE],
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        return False, "the SAPIEN render probe timed out"
-    if r.returncode == 0:
-        return True, ""
-    tail = (r.stderr.strip().splitlines() or ["no output"])[-1]
-    return False, tail
-
-
 class _ManiSkill3Suite(Suite):
-    """Shared by simpler_widowx and maniskill3: one driver, one environment (suites/simpler/env.toml)."""
+    """Shared by simpler_widowx_ms3 and maniskill3: one driver, one environment (suites/simpler/env.toml)."""
 
     protocol_file = HERE / "protocol.toml"
     needs_bridge_assets = False
@@ -126,13 +80,11 @@ class _ManiSkill3Suite(Suite):
             env["MS_ASSET_DIR"] = str(bridge_asset_dir())
         elif os.environ.get("MS_ASSET_DIR"):
             env["MS_ASSET_DIR"] = os.environ["MS_ASSET_DIR"]
-        # A Vulkan driver the user chose wins; else the private lavapipe if it was set up;
-        # else whatever the system has (an NVIDIA GPU needs nothing).
-        if not os.environ.get("VK_ICD_FILENAMES"):
-            env.update(lavapipe_env())
-        ok, why = probe_render(env)
-        if not ok:
-            raise SimulatorUnavailable(f"{LAVAPIPE_HINT} ({why})")
+        # A Vulkan driver the user chose wins; else the system's (a GPU); else the private lavapipe.
+        try:
+            env.update(render_env(PROBE_SAPIEN3, needs_shim=False))
+        except RuntimeError as e:
+            raise SimulatorUnavailable(str(e)) from None
         return env
 
     def env_key(self, spec: EpisodeSpec, policy: PolicySpec) -> Any:
@@ -151,12 +103,14 @@ class _ManiSkill3Suite(Suite):
             out["bridge_assets"] = (str(assets) if assets else "") + (
                 " (placeholders: driver check only)" if assets_are_placeholders(assets) else ""
             )
-        icd = os.environ.get("VK_ICD_FILENAMES", "")
-        out["render"] = "vulkan:lavapipe" if "lvp" in icd else ("vulkan:" + icd if icd else "vulkan:system")
+        out["render"] = "vulkan:" + os.environ.get("VLA_EVAL_VULKAN", "system")
         return out
 
 
-class SimplerWidowXSuite(_ManiSkill3Suite):
+class SimplerWidowXManiSkill3Suite(_ManiSkill3Suite):
+    """ManiSkill3's -v1 port of the Bridge tasks: another simulator and protocol than SimplerEnv's
+    published -v0 numbers (see protocol.toml); no reference rows attach to it."""
+
     needs_bridge_assets = True
 
 

@@ -1,7 +1,7 @@
-"""The episode lists of SimplerEnv's Google robot evaluations (pure Python, no simulator).
+"""The episode lists of SimplerEnv's -v0 evaluations (pure Python, no simulator).
 
-Each evaluation script of simpler-env/SimplerEnv (main branch: scripts/rt1_*_visual_matching.sh,
-scripts/rt1_*_variant_agg.sh) runs simpler_env/main_inference.py once per configuration
+Each evaluation script of simpler-env/SimplerEnv (main branch: scripts/octo_bridge.sh for the
+WidowX, scripts/rt1_*_visual_matching.sh and scripts/rt1_*_variant_agg.sh for the Google robot) runs simpler_env/main_inference.py once per configuration
 ("run"); simpler_env/evaluation/maniskill2_evaluator.py then loops, for each run, over
 robot init x, robot init y, robot init rotation, and object init x, y (a grid, "xy" mode)
 or object episode ids ("episode" mode), building a fresh env for every episode. Ranges are
@@ -11,6 +11,11 @@ robot rotation is ``euler2quat(r, p, y) * q_center`` with q_center = [0, 0, 0, 1
 This module turns the runs of those scripts into one flat, ordered list of episodes per task.
 Episode order: runs in script order, then robot x, robot y, rotation, then object x, y or
 episode id: the evaluator's loop order. The checkpoint loops of the scripts are left out.
+
+Every episode also carries what the official metric script (tools/calc_metrics_evaluation_videos.py)
+needs to aggregate it: ``group`` (one result directory of the script: env id + variant), ``subtask``
+(coke-can orientation, drawer open / close; "" otherwise) and ``counted`` (False for the camera
+variants, which the script leaves out). See aggregate.py.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ROBOT = "google_robot_static"
+WIDOWX_CONTROL_MODE = "arm_pd_ee_target_delta_pose_align2_gripper_pd_joint_pos"
 CONTROL_MODE = "arm_pd_ee_delta_pose_align_interpolate_by_planner_gripper_pd_joint_target_delta_pos_interpolate_by_planner"
 CONTROL_FREQ = 3
 SIM_FREQ = 513
@@ -67,6 +73,9 @@ class Run:
     obj_episodes: tuple[int, int] | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
     variant: str = ""
+    robot: str = ROBOT
+    subtask: str = ""
+    counted: bool = True
 
     def episodes(self) -> list[dict[str, Any]]:
         out = []
@@ -81,6 +90,10 @@ class Run:
                     "rgb_overlay": self.rgb_overlay,
                     "kwargs": dict(self.kwargs),
                     "variant": self.variant,
+                    "robot": self.robot,
+                    "subtask": self.subtask,
+                    "group": f"{self.env_name}/{self.variant}",
+                    "counted": self.counted,
                 }
                 if self.obj_episodes is not None:
                     for eid in range(*self.obj_episodes):
@@ -106,7 +119,7 @@ def _coke_can_vm() -> list[Run]:
             runs.append(Run(
                 "GraspSingleOpenedCokeCanInScene-v0", "google_pick_coke_can_1_v4", 80, (0.35, 0.35, 1), (0.20, 0.20, 1),
                 rgb_overlay="google_coke_can_real_eval_1.png", obj_x=(-0.35, -0.12, 5), obj_y=(-0.02, 0.42, 5),
-                kwargs=_urdf(dict(opt), urdf), variant=f"{name}/urdf={urdf}",
+                kwargs=_urdf(dict(opt), urdf), variant=f"{name}/urdf={urdf}", subtask=name,
             ))  # fmt: skip
     return runs
 
@@ -132,7 +145,7 @@ def _drawer_vm() -> list[Run]:
                     runs.append(Run(
                         env_name, "dummy_drawer", 113, (x, x, 1), (y, y, 1), yaw=yaw, rgb_overlay=overlay,
                         obj_x=(0, 0, 1), obj_y=(0, 0, 1), kwargs=_urdf(dict(_DRAWER_VM_KW), urdf),
-                        variant=f"{kind}/urdf={urdf}",
+                        variant=f"{kind}/urdf={urdf}", subtask=kind,
                     ))  # fmt: skip
     return runs
 
@@ -156,9 +169,10 @@ def _coke_can_va() -> list[Run]:
     base_env, base_scene = "GraspSingleOpenedCokeCanInScene-v0", "google_pick_coke_can_1_v4"
     runs = []
 
-    def add(env: str, scene: str, extra: dict[str, Any], variant: str) -> None:
+    def add(env: str, scene: str, extra: dict[str, Any], variant: str, counted: bool = True) -> None:
         for name, opt in COKE_OPTIONS:
-            runs.append(Run(env, scene, 80, *robot, **grid, kwargs={**opt, **extra}, variant=f"{name}/{variant}"))
+            runs.append(Run(env, scene, 80, *robot, **grid, kwargs={**opt, **extra}, variant=f"{name}/{variant}",
+                            subtask=name, counted=counted))  # fmt: skip
 
     # scripts/rt1_pick_coke_can_variant_agg.sh, in order (its loops put the option outermost
     # within each block; the episode set is the same).
@@ -172,7 +186,8 @@ def _coke_can_va() -> list[Run]:
     add(base_env, base_scene, {"slightly_darker_lighting": True}, "lighting=darker")
     add(base_env, base_scene, {"slightly_brighter_lighting": True}, "lighting=brighter")
     for env in ("GraspSingleOpenedCokeCanAltGoogleCameraInScene-v0", "GraspSingleOpenedCokeCanAltGoogleCamera2InScene-v0"):
-        add(env, base_scene, {}, f"camera={env}")
+        # The metric script leaves the camera variants out (they only probe one factor).
+        add(env, base_scene, {}, f"camera={env}", counted=False)
     return runs
 
 
@@ -191,7 +206,7 @@ def _move_near_va() -> list[Run]:
     for sc in ("Baked_sc1_staging_objaverse_cabinet1_h870", "Baked_sc1_staging_objaverse_cabinet2_h870"):
         runs.append(Run(env, sc, 80, *robot, **common, variant=f"scene={sc}"))
     for cam in ("MoveNearAltGoogleCameraInScene-v0", "MoveNearAltGoogleCamera2InScene-v0"):
-        runs.append(Run(cam, scene, 80, *robot, **common, variant=f"camera={cam}"))
+        runs.append(Run(cam, scene, 80, *robot, **common, variant=f"camera={cam}", counted=False))
     return runs
 
 
@@ -212,7 +227,7 @@ def _drawer_va() -> list[Run]:
         for kind in ("open", "close"):
             for env_name in DRAWER_ENVS[kind]:
                 runs.append(Run(env_name, scene, 113, (0.65, 0.85, 3), (-0.2, 0.2, 3), obj_x=(0, 0, 1), obj_y=(0, 0, 1),
-                                kwargs=dict(kw), variant=f"{kind}/{variant}"))  # fmt: skip
+                                kwargs=dict(kw), variant=f"{kind}/{variant}", subtask=kind))  # fmt: skip
     return runs
 
 
@@ -224,7 +239,28 @@ def _apple_va() -> list[Run]:
     ]
 
 
+# --- WidowX (Bridge) visual matching: scripts/octo_bridge.sh ---------------------------------
+def _bridge(env_name: str) -> Any:
+    def runs() -> list[Run]:
+        if env_name == "PutEggplantInBasketScene-v0":
+            return [Run(env_name, "bridge_table_1_v2", 120, (0.127, 0.127, 1), (0.06, 0.06, 1),
+                        rgb_overlay="bridge_sink.png", obj_episodes=(0, 24), robot="widowx_sink_camera_setup",
+                        variant="sink")]  # fmt: skip
+        return [Run(env_name, "bridge_table_1_v1", 60, (0.147, 0.147, 1), (0.028, 0.028, 1),
+                    rgb_overlay="bridge_real_eval_1.png", obj_episodes=(0, 24), robot="widowx", variant="table")]  # fmt: skip
+
+    return runs
+
+
+WIDOWX_TASKS = (
+    "PutSpoonOnTableClothInScene-v0",
+    "PutCarrotOnPlateInScene-v0",
+    "StackGreenCubeOnYellowCubeBakedTexInScene-v0",
+    "PutEggplantInBasketScene-v0",
+)
+
 TASK_RUNS = {
+    "simpler_widowx": {name: _bridge(name) for name in WIDOWX_TASKS},
     "simpler_google_vm": {
         "pick_coke_can": _coke_can_vm,
         "move_near": _move_near_vm,

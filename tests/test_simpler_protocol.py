@@ -218,7 +218,7 @@ def test_report_aggregates_google_suites_per_task_and_overall():
     from vla_eval.report import aggregate
 
     def row(ti, task, i, success, group, subtask="", counted=True):
-        return {"suite": "simpler_google_va", "task_index": ti, "task": task, "episode_id": f"{ti}-{i}", "status": "ok",
+        return {"suite": "simpler_google_va", "task_index": ti, "task": task, "episode_id": f"{ti}-{i}", "episode_index": i, "status": "ok",
                 "success": success, "max_steps": None,
                 "metrics": {"group": group, "subtask": subtask, "counted": counted}}  # fmt: skip
 

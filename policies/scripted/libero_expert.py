@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from vla_eval.policy import Policy
+from vla_eval.policies.scripted.base import PerEnvExpert
 from vla_eval.policies.scripted.geometry import (
     box_footprint,
     gripper_collision,
@@ -142,15 +142,15 @@ class EnvState:
     last_grip: float = 0.0
 
 
-class LiberoScriptedExpert(Policy):
+class LiberoScriptedExpert(PerEnvExpert):
     """Privileged pick-and-place expert for LIBERO (libero_object, libero_spatial, ...)."""
 
     def __init__(self, action_dim: int = 7, gain: float = 20.0, max_attempts: int = 3, **_: Any) -> None:
         if action_dim != 7:
             raise ValueError(f"the LIBERO expert acts in 7-D OSC_POSE, not {action_dim}-D")
+        super().__init__()
         self.gain = gain
         self.max_attempts = max_attempts
-        self.states: dict[int, EnvState] = {}
 
     def metadata(self) -> PolicySpec:
         return PolicySpec(
@@ -164,21 +164,11 @@ class LiberoScriptedExpert(Policy):
             privileged=True,
         )
 
-    def reset(self, env_ids: Sequence[int] | None = None) -> None:
-        if env_ids is None:
-            self.states.clear()
-        else:
-            for i in env_ids:
-                self.states.pop(int(i), None)
+    def new_state(self, episode_id: str) -> EnvState:
+        return EnvState(episode_id=episode_id)
 
-    def infer_batch(self, observations: list[Observation]) -> np.ndarray:
-        out = np.zeros((len(observations), 1, 7), dtype=np.float32)
-        for i, obs in enumerate(observations):
-            st = self.states.get(obs.env_id)
-            if st is None or st.episode_id != obs.episode_id:
-                st = self.states[obs.env_id] = EnvState(episode_id=obs.episode_id)
-            out[i, 0] = self.act(obs, st)
-        return out
+    def decide(self, obs: Observation, st: EnvState) -> np.ndarray:
+        return self.act(obs, st)
 
     # --- the controller ------------------------------------------------------------------------
     def _go(self, st: EnvState, target: np.ndarray, eef: np.ndarray, rot: np.ndarray, grip: float,

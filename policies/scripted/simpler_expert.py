@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from vla_eval.policies.scripted.geometry import mat_to_rotvec
-from vla_eval.policy import Policy
+from vla_eval.policies.scripted.base import PerEnvExpert
 from vla_eval.types import Observation, PolicySpec
 
 OPEN, CLOSED = 1.0, -1.0
@@ -76,7 +76,7 @@ class _State:
     hold: np.ndarray = field(default_factory=lambda: np.zeros(3))
 
 
-class SimplerWidowXExpert(Policy):
+class SimplerWidowXExpert(PerEnvExpert):
     """Privileged pick-and-place expert for simpler_widowx (SimplerEnv -v0 Bridge tasks)."""
 
     # Negative controls (``--policy-args flip=...``): the same expert with one convention wrong.
@@ -87,31 +87,21 @@ class SimplerWidowXExpert(Policy):
             raise ValueError(f"the SimplerEnv WidowX expert acts in 7-D, not {action_dim}-D")
         if flip not in self.FLIPS:
             raise ValueError(f"flip must be one of {self.FLIPS}, got {flip!r}")
+        super().__init__()
         self.gain = gain
         self.max_step = max_step
         self.flip = flip
-        self.states: dict[int, _State] = {}
 
     def metadata(self) -> PolicySpec:
         name = "scripted_simpler" + (f"-flip-{self.flip}" if self.flip else "")
         return PolicySpec(name=name, action_dim=7, horizon=1, cameras=(), needs_state=True,
                           replan_steps=1, privileged=True)  # fmt: skip
 
-    def reset(self, env_ids: Sequence[int] | None = None) -> None:
-        if env_ids is None:
-            self.states.clear()
-        else:
-            for i in env_ids:
-                self.states.pop(int(i), None)
+    def new_state(self, episode_id: str) -> _State:
+        return _State(episode_id=episode_id)
 
-    def infer_batch(self, observations: list[Observation]) -> np.ndarray:
-        out = np.zeros((len(observations), 1, 7), dtype=np.float32)
-        for i, obs in enumerate(observations):
-            st = self.states.get(obs.env_id)
-            if st is None or st.episode_id != obs.episode_id:
-                st = self.states[obs.env_id] = _State(episode_id=obs.episode_id)
-            out[i, 0] = self._flipped(self.act(obs.extras, st))
-        return out
+    def decide(self, obs: Observation, st: _State) -> np.ndarray:
+        return self._flipped(self.act(obs.extras, st))
 
     def _flipped(self, a: np.ndarray) -> np.ndarray:
         a = a.copy()

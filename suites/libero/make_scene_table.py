@@ -12,7 +12,7 @@ same with seed 0), per suite, in one process::
 
 This script runs exactly that sequence (without the steps, which draw no random numbers: the
 conformance tests' reference loop takes random steps between episodes) and records after each ``set_init_state`` what the reset left that the init state does
-not restore (see ``scenes.py``). Every suite runs in its own process, as the reference runs it.
+not restore (see ``scenes.py``). Tasks are independent, so chunks of tasks run in parallel processes.
 
     python -m vla_eval.suites.libero.make_scene_table --seed 7 --out suites/libero/scenes/openpi_seed7.npz
     python -m vla_eval.suites.libero.make_scene_table --survey libero_spatial:4,libero_object:0
@@ -89,7 +89,7 @@ def _task_env(bench: Any, task_index: int) -> tuple[Any, Any]:
 
 
 def run_suite(suite: str, seed: int, tasks: list[int] | None, episodes: int | None) -> dict[str, np.ndarray]:
-    """The reference reset sequence for one suite; returns the table's arrays for it."""
+    """The reference reset sequence for the selected tasks of one suite; returns the table's arrays."""
     import mujoco
     from libero.libero import benchmark
 
@@ -195,7 +195,6 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--out is required")
     if args.merge:
         return _write(args.out, args.merge, args.seed, keep_parts=True)
-    # One process per suite, as the reference runs it (LIBERO's samplers keep state across envs too).
     # Tasks are independent (each builds its own env and seeds after building it; LIBERO's
     # carried sampler state lives in the env: checked by the conformance tests, which run a task
     # alone), so the work is split into chunks of tasks, one process each.

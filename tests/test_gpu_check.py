@@ -70,5 +70,7 @@ def test_dry_run_of_the_libero_parts(tmp_path):
     assert r["b"]["runs"][0]["images"] == {"agentview": [256, 256, 3], "wrist": [256, 256, 3]}
     c = r["c"]
     assert c["episodes"] == 2 and c["errors"] == 0 and c["steps"] == 20
-    assert c["calls"] >= 4 and 1 <= c["mean_batch"] <= 2  # 2 workers, 10 steps, replan 5
+    # 2 episodes x 10 steps, replanning every 5: 4 observations reach the replica, which may batch
+    # the two workers' requests together (2 calls) or not (4 calls), depending on timing.
+    assert 2 <= c["calls"] <= 4 and round(c["calls"] * c["mean_batch"]) == 4
     assert c["cost"]["bound_s"] > 0 and c["cost"]["ratio"] > 0

@@ -27,8 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def doctor(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "vla_eval.cli", "doctor", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_toy_reach_is_ready_with_a_real_smoke_episode():
@@ -64,10 +68,18 @@ def test_unknown_suite_is_exit_2():
 
 def test_robotwin_without_checkout_says_what_to_run(monkeypatch):
     env = {k: v for k, v in os.environ.items() if k != "ROBOTWIN_ROOT"}
-    r = subprocess.run([sys.executable, "-m", "vla_eval.cli", "doctor", "robotwin_easy"],
-                       capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "vla_eval.cli", "doctor", "robotwin_easy"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
     assert r.returncode == 1
-    bad = [ln for ln in r.stdout.splitlines() if ln.startswith("PROBLEM")]
+    # Whether a Vulkan driver is found depends on the machine (and on whether the lavapipe ICD was
+    # built yet); the checkout problem must be reported either way, once, with its fix.
+    bad = [ln for ln in r.stdout.splitlines() if ln.startswith("PROBLEM") and "render device" not in ln]
     assert bad == [bad[0]] and "checkout" in bad[0] and "fix: vla-eval env create robotwin_easy" in bad[0]
 
 
@@ -95,11 +107,14 @@ def test_dependency_table_matches_the_recipe():
 
 
 # --- the faithful fake: a missing import-time dependency fails as upstream --------------------
-@pytest.mark.parametrize("missing, says", [
-    ("h5py", "No module named 'h5py'"),           # envs/utils/__init__.py -> pkl2hdf5.py
-    ("curobo", "cannot import name 'CuroboPlanner'"),  # envs/robot/robot.py -> planner.py
-    ("sapien", "No module named 'sapien'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "missing, says",
+    [
+        ("h5py", "No module named 'h5py'"),  # envs/utils/__init__.py -> pkl2hdf5.py
+        ("curobo", "cannot import name 'CuroboPlanner'"),  # envs/robot/robot.py -> planner.py
+        ("sapien", "No module named 'sapien'"),
+    ],
+)
 def test_fake_checkout_fails_without_an_import_time_dependency(tmp_path, monkeypatch, missing, says):
     from vla_eval.suites.robotwin.driver import RoboTwinEnv, import_check
 
@@ -153,9 +168,18 @@ def test_doctor_on_the_fake_checkout_runs_the_smoke_episode(tmp_path):
         return
     assert r.returncode == 0, r.stdout + r.stderr
     text = "\n".join(lines)
-    for check in ("checkout", "import-time dependencies", "version sapien: 3.0.0b1", "version torch: 2.4.1",
-                  "patch mplib/planner.py: applied", "assets", "import the upstream code", "CUDA device: fake GPU",
-                  "render device (Vulkan)", "prepare: ROBOTWIN_ROOT="):  # fmt: skip
+    for check in (
+        "checkout",
+        "import-time dependencies",
+        "version sapien: 3.0.0b1",
+        "version torch: 2.4.1",
+        "patch mplib/planner.py: applied",
+        "assets",
+        "import the upstream code",
+        "CUDA device: fake GPU",
+        "render device (Vulkan)",
+        "prepare: ROBOTWIN_ROOT=",
+    ):
         assert f"ok       {check}" in text, check
     assert any("smoke episode" in ln and "ran 5 step(s)" in ln for ln in lines)
 

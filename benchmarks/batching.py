@@ -25,7 +25,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import cost_bound, cost_line, machine, rows  # noqa: E402
-
 from vla_eval.types import PolicySpec  # noqa: E402
 
 
@@ -49,9 +48,21 @@ def steps_per_second(workers: int, call_ms: float, episodes: int) -> tuple[float
 
     out = Path(tempfile.mkdtemp(prefix="bench-batching-"))
     t0 = time.perf_counter()
-    run(RunConfig(suite="toy_reach", policy="benchmarks.batching:FixedCostPolicy", out=out / "run",
-                  tasks="0", episodes=f"0:{episodes}", max_steps=20, workers=workers, replan_steps=1,
-                  policy_args=(f"call_ms={call_ms}",), gpus="none", record_video="none"))  # fmt: skip
+    run(
+        RunConfig(
+            suite="toy_reach",
+            policy="benchmarks.batching:FixedCostPolicy",
+            out=out / "run",
+            tasks="0",
+            episodes=f"0:{episodes}",
+            max_steps=20,
+            workers=workers,
+            replan_steps=1,
+            policy_args=(f"call_ms={call_ms}",),
+            gpus="none",
+            record_video="none",
+        )
+    )
     wall = time.perf_counter() - t0
     cost = cost_bound(rows(out / "run"), wall, workers)
     shutil.rmtree(out)

@@ -54,8 +54,14 @@ def plain_loop(episodes: int, steps: int, cameras: bool) -> tuple[float, float]:
     bddl = os.path.join(get_libero_path("bddl_files"), task.problem_folder, task.bddl_file)
     t0 = time.perf_counter()
     cams = ["agentview", "robot0_eye_in_hand"] if cameras else []
-    env = ControlEnv(bddl_file_name=bddl, use_camera_obs=cameras, has_offscreen_renderer=cameras,
-                     camera_names=cams, camera_heights=256, camera_widths=256)  # fmt: skip
+    env = ControlEnv(
+        bddl_file_name=bddl,
+        use_camera_obs=cameras,
+        has_offscreen_renderer=cameras,
+        camera_names=cams,
+        camera_heights=256,
+        camera_widths=256,
+    )
     stepping = 0.0
     idle = [0.0] * 6 + [-1.0]
     for i in range(episodes):
@@ -84,9 +90,19 @@ def harness(episodes: int, steps: int, cameras: bool, replan: int) -> tuple[floa
     out = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
     policy = "benchmarks.harness_overhead:CameraNoop" if cameras else "noop"
     t0 = time.perf_counter()
-    run(RunConfig(suite="libero_spatial", policy=policy, out=out / "run", tasks="0", episodes=f"0:{episodes}",
-                  max_steps=steps, replan_steps=replan, policy_args=(f"horizon={replan}",),
-                  record_video="none"))  # fmt: skip
+    run(
+        RunConfig(
+            suite="libero_spatial",
+            policy=policy,
+            out=out / "run",
+            tasks="0",
+            episodes=f"0:{episodes}",
+            max_steps=steps,
+            replan_steps=replan,
+            policy_args=(f"horizon={replan}",),
+            record_video="none",
+        )
+    )
     wall = time.perf_counter() - t0
     r = sorted(rows(out / "run"), key=lambda x: x["episode_index"])
     shutil.rmtree(out)
@@ -107,11 +123,15 @@ def main() -> None:
     h_wall, startup, per_step = harness(a.episodes, a.steps, a.cameras, a.replan)
     plain_per_step = plain_steps / (a.episodes * a.steps)
     print(f"machine: {machine()}")
-    print(f"LIBERO libero_spatial task 0, {a.episodes} episodes x {a.steps} steps, "
-          f"cameras={'2x256' if a.cameras else 'none'}, {a.replan} actions per chunk")  # fmt: skip
+    print(
+        f"LIBERO libero_spatial task 0, {a.episodes} episodes x {a.steps} steps, "
+        f"cameras={'2x256' if a.cameras else 'none'}, {a.replan} actions per chunk"
+    )
     print(f"plain loop: {plain_wall:.2f} s wall, {1000 * plain_per_step:.2f} ms per step")
-    print(f"harness:    {h_wall:.2f} s wall; worker start-up {startup:.2f} s once; "
-          f"steady-state harness time {1000 * per_step:.3f} ms per step")  # fmt: skip
+    print(
+        f"harness:    {h_wall:.2f} s wall; worker start-up {startup:.2f} s once; "
+        f"steady-state harness time {1000 * per_step:.3f} ms per step"
+    )
     print(f"harness share of a step: {100 * per_step / plain_per_step:.2f}% (target <= 1%)")
     print(f"wall-time ratio harness/plain: {h_wall / plain_wall:.3f}")
 

@@ -159,8 +159,13 @@ def plain(python: str, env: dict, cwd: Path, suite: str, n: int, steps: int, see
     """Wall seconds of the plain loop as one process (interpreter start, imports, env, episodes)."""
     with open(log, "w") as f:
         t0 = time.perf_counter()
-        r = subprocess.run([python, "-c", PLAIN, suite, str(TASK), str(n), str(steps), str(seed), str(wait)],
-                           stdout=f, stderr=subprocess.STDOUT, env=env, cwd=cwd)  # fmt: skip
+        r = subprocess.run(
+            [python, "-c", PLAIN, suite, str(TASK), str(n), str(steps), str(seed), str(wait)],
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+        )
         wall = time.perf_counter() - t0
     if r.returncode != 0:
         raise RuntimeError(f"plain loop failed with {python}; see {log}")
@@ -190,8 +195,9 @@ def load() -> str:
 
 
 def digest(python: str, env: dict, suite: str, n: int, cwd: Path) -> dict:
-    r = subprocess.run([python, "-c", DIGEST, suite, str(TASK), str(n)], capture_output=True, text=True, env=env,
-                       cwd=cwd)  # fmt: skip
+    r = subprocess.run(
+        [python, "-c", DIGEST, suite, str(TASK), str(n)], capture_output=True, text=True, env=env, cwd=cwd
+    )
     line = [x for x in r.stdout.splitlines() if x.startswith("DIGEST ")]
     if r.returncode != 0 or not line:
         raise RuntimeError(f"{python}: cannot load LIBERO task {TASK} of {suite}: {r.stderr.strip()[-800:]}")
@@ -205,11 +211,31 @@ def ours_env(gl: str) -> dict:
     return env
 
 
-def run_ours(policy: str, suite: str, episodes: int, max_steps: int, workers: int, out: Path,
-             gl: str) -> tuple[float, list]:  # fmt: skip
-    cmd = [sys.executable, "-m", "vla_eval.cli", "run", "--suite", suite, "--policy", policy, "--tasks", str(TASK),
-           "--episodes", f"0:{episodes}", "--max-steps", str(max_steps), "--workers", str(workers),
-           "--record-video", "none", "--out", str(out / "run")]  # fmt: skip
+def run_ours(
+    policy: str, suite: str, episodes: int, max_steps: int, workers: int, out: Path, gl: str
+) -> tuple[float, list]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "vla_eval.cli",
+        "run",
+        "--suite",
+        suite,
+        "--policy",
+        policy,
+        "--tasks",
+        str(TASK),
+        "--episodes",
+        f"0:{episodes}",
+        "--max-steps",
+        str(max_steps),
+        "--workers",
+        str(workers),
+        "--record-video",
+        "none",
+        "--out",
+        str(out / "run"),
+    ]
     with open(out / "ours.log", "w") as log:
         t0 = time.perf_counter()
         r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=log, env=ours_env(gl), cwd=REPO)
@@ -221,17 +247,29 @@ def run_ours(policy: str, suite: str, episodes: int, max_steps: int, workers: in
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--suite", default="libero_spatial",
-                    choices=["libero_spatial", "libero_object", "libero_goal", "libero_10", "libero_90"])  # fmt: skip
+    ap.add_argument(
+        "--suite",
+        default="libero_spatial",
+        choices=["libero_spatial", "libero_object", "libero_goal", "libero_10", "libero_90"],
+    )
     ap.add_argument("--episodes", type=int, default=2, help="episodes 0..N-1 of task 0")
     ap.add_argument("--max-steps", type=int, default=60)
-    ap.add_argument("--processes", type=int, nargs="+", default=[1], choices=[1, 2],
-                    help="env processes per side: 1 (default) and/or 2")  # fmt: skip
+    ap.add_argument(
+        "--processes",
+        type=int,
+        nargs="+",
+        default=[1],
+        choices=[1, 2],
+        help="env processes per side: 1 (default) and/or 2",
+    )
     ap.add_argument("--gl", choices=["egl", "osmesa"], default="egl", help="the same GL backend on both sides")
     ap.add_argument("--repeats", type=int, default=1, help="run each configuration R times; the best wall counts")
     ap.add_argument("--no-plain", action="store_true", help="skip the plain loops (the simulator alone)")
-    ap.add_argument("--peer-agentview-only", action="store_true",
-                    help="the peer sends only agentview, no state (its default); it still renders both")  # fmt: skip
+    ap.add_argument(
+        "--peer-agentview-only",
+        action="store_true",
+        help="the peer sends only agentview, no state (its default); it still renders both",
+    )
     ap.add_argument("--peer-dir", type=Path, default=Path("~/.cache/vla-eval-bench/peer"))
     ap.add_argument("--keep", action="store_true", help="keep the output folders and logs")
     a = ap.parse_args()
@@ -275,9 +313,18 @@ def main() -> None:
                     out = work / f"peer-{tag}"
                     out.mkdir()
                     cfg = work / f"peer-{tag}.yaml"
-                    _peer.write_config(cfg, url=server.url, out=out, suite=a.suite, episodes=a.episodes,
-                                       max_steps=a.max_steps, seed=seed, render="gpu" if a.gl == "egl" else "cpu",
-                                       wrist=not a.peer_agentview_only, state=not a.peer_agentview_only)  # fmt: skip
+                    _peer.write_config(
+                        cfg,
+                        url=server.url,
+                        out=out,
+                        suite=a.suite,
+                        episodes=a.episodes,
+                        max_steps=a.max_steps,
+                        seed=seed,
+                        render="gpu" if a.gl == "egl" else "cpu",
+                        wrist=not a.peer_agentview_only,
+                        state=not a.peer_agentview_only,
+                    )
                     pr = _peer.run(peer, cfg, out, procs, work / f"peer-{tag}.log", a.gl)
                     ran = sorted(e["episode_idx"] for e in pr.episodes if e["task_idx"] == TASK)
                     if ran != list(range(a.episodes)) or len(pr.episodes) != a.episodes:
@@ -286,10 +333,13 @@ def main() -> None:
                         raise RuntimeError(f"the peer's aggregate json counts {pr.aggregate.get('num_episodes_total')}")
                     walls.setdefault(peer_label, []).append(pr.wall_s)
                     last[peer_label] = [
-                        {"status": "ok" if e["status"] in ("success", "fail") else e["status"],
-                         "success": e["success"], "steps": e["steps"]}
+                        {
+                            "status": "ok" if e["status"] in ("success", "fail") else e["status"],
+                            "success": e["success"],
+                            "steps": e["steps"],
+                        }
                         for e in pr.episodes
-                    ]  # fmt: skip
+                    ]
                     for label, policy in (OURS_CAMERAS, OURS_NOOP):
                         out = work / f"ours-{policy.rsplit(':', 1)[-1]}-{tag}"
                         out.mkdir()
@@ -301,12 +351,23 @@ def main() -> None:
                         last[label] = rs
                         ours_sim = rs[0]["simulator"] if rs else ours_sim
                     if procs == 1 and not a.no_plain:
-                        for who, python, env, cwd in (("peer", str(peer.python), peer_env, peer.root),
-                                                      ("ours", sys.executable, our_env, work)):  # fmt: skip
+                        for who, python, env, cwd in (
+                            ("peer", str(peer.python), peer_env, peer.root),
+                            ("ours", sys.executable, our_env, work),
+                        ):
                             env = {**env, "PYOPENGL_PLATFORM": a.gl}
                             plains.setdefault(who, []).append(
-                                plain(python, env, cwd, a.suite, a.episodes, a.max_steps, seed, wait,
-                                      work / f"plain-{who}-{tag}.log")  # fmt: skip
+                                plain(
+                                    python,
+                                    env,
+                                    cwd,
+                                    a.suite,
+                                    a.episodes,
+                                    a.max_steps,
+                                    seed,
+                                    wait,
+                                    work / f"plain-{who}-{tag}.log",
+                                )
                             )
                 for label in (peer_label, OURS_NOOP[0], OURS_CAMERAS[0]):
                     eps = last[label]
@@ -325,14 +386,20 @@ def main() -> None:
         print(f"outputs and logs kept in {work}")
 
     print(f"machine: {machine()}")
-    print(f"load average (1, 5, 15 min): {load_before} before, {load_after} after "
-          f"(2 cores shared with others: treat small differences as noise)")  # fmt: skip
-    print(f"episodes: {a.suite} task {TASK} ({d_ours['instruction']!r}), episodes 0..{a.episodes - 1} = init states "
-          f"0..{a.episodes - 1}, seed {seed}, {wait} settle steps, at most {a.max_steps} policy steps, "
-          f"action {_peer.ACTION}; GL: {a.gl} on both sides")  # fmt: skip
-    print(f"same LIBERO task files on both sides: instruction {_yes(same['instruction'])}, BDDL {_yes(same['bddl'])}, "
-          f"init states {_yes(same['init_states'])} (first {a.episodes}: {_yes(same['first_n'])}, "
-          f"sha256 {d_ours['first_n'][:16]})")  # fmt: skip
+    print(
+        f"load average (1, 5, 15 min): {load_before} before, {load_after} after "
+        f"(2 cores shared with others: treat small differences as noise)"
+    )
+    print(
+        f"episodes: {a.suite} task {TASK} ({d_ours['instruction']!r}), episodes 0..{a.episodes - 1} = init states "
+        f"0..{a.episodes - 1}, seed {seed}, {wait} settle steps, at most {a.max_steps} policy steps, "
+        f"action {_peer.ACTION}; GL: {a.gl} on both sides"
+    )
+    print(
+        f"same LIBERO task files on both sides: instruction {_yes(same['instruction'])}, BDDL {_yes(same['bddl'])}, "
+        f"init states {_yes(same['init_states'])} (first {a.episodes}: {_yes(same['first_n'])}, "
+        f"sha256 {d_ours['first_n'][:16]})"
+    )
     pv = ", ".join(f"{k} {v}" for k, v in peer_versions.items())
     ov = ", ".join(f"{k} {v}" for k, v in ours_sim.items() if k != "render")
     sent = "agentview only" if a.peer_agentview_only else "agentview + wrist images + state"
@@ -341,28 +408,36 @@ def main() -> None:
     if a.repeats > 1:
         print(f"wall = best of {a.repeats} runs (all runs in brackets)")
     print()
-    print(f"{'procs':>5}  {'run':<42} {'wall s':>7} {'steps':>6} {'steps/s':>8} {'ok/eps':>7} {'succ':>5}  "
-          f"{'peer/ours wall':>14}")  # fmt: skip
+    print(
+        f"{'procs':>5}  {'run':<42} {'wall s':>7} {'steps':>6} {'steps/s':>8} {'ok/eps':>7} {'succ':>5}  "
+        f"{'peer/ours wall':>14}"
+    )
     for procs in a.processes:
         group = [r for r in results if r.processes == procs]
         peer_r = group[0]
         for r in group:
             ratio = "" if r is peer_r else f"{peer_r.wall / r.wall:.2f}"
             extra = f"  [{', '.join(f'{w:.1f}' for w in r.walls)}]" if a.repeats > 1 else ""
-            print(f"{procs:>5}  {r.label:<42} {r.wall:>7.1f} {r.steps:>6} {r.steps / r.wall:>8.2f} "
-                  f"{r.ok:>3}/{r.episodes:<3} {r.successes:>5}  {ratio:>14}{extra}")  # fmt: skip
+            print(
+                f"{procs:>5}  {r.label:<42} {r.wall:>7.1f} {r.steps:>6} {r.steps / r.wall:>8.2f} "
+                f"{r.ok:>3}/{r.episodes:<3} {r.successes:>5}  {ratio:>14}{extra}"
+            )
     if plains:
         one = {r.label: r for r in results if r.processes == 1}
-        print("\nthe simulator alone: the same episodes, the same 2 cameras, no harness (a plain loop run as one "
-              "process in each side's environment):")  # fmt: skip
+        print(
+            "\nthe simulator alone: the same episodes, the same 2 cameras, no harness (a plain loop run as one "
+            "process in each side's environment):"
+        )
         for who, name, label, sim in (
             ("peer", "the peer's environment", peer_label, f"mujoco {peer_versions.get('mujoco', '?')}"),
             ("ours", "our environment", OURS_CAMERAS[0], f"mujoco {ours_sim.get('mujoco', '?')}"),
         ):
             p, w = min(plains[who]), one[label].wall
             extra = f"  [{', '.join(f'{x:.1f}' for x in plains[who])}]" if a.repeats > 1 else ""
-            print(f"  {name} ({sim}): plain loop {p:.1f} s; {label}: {w:.1f} s, so the harness adds "
-                  f"{w - p:+.1f} s ({100 * (w - p) / p:+.0f}%){extra}")  # fmt: skip
+            print(
+                f"  {name} ({sim}): plain loop {p:.1f} s; {label}: {w:.1f} s, so the harness adds "
+                f"{w - p:+.1f} s ({100 * (w - p) / p:+.0f}%){extra}"
+            )
         print(f"  simulator stacks, peer/ours plain-loop wall: {min(plains['peer']) / min(plains['ours']):.2f}")
     print(f"\n(total {time.perf_counter() - t_start:.0f} s; the like-for-like row: '{OURS_CAMERAS[0]}')")
 

@@ -40,10 +40,29 @@ POLICY = "tests.libero_reference:FirstObservationRecorder"
 
 def _cmd(suite: str, task: int, episodes: str, workers: int, out: Path, seen: Path) -> list[str]:
     return [
-        sys.executable, "-m", "vla_eval.cli", "run", "--suite", suite, "--policy", POLICY,
-        "--tasks", str(task), "--episodes", episodes, "--max-steps", "1", "--workers", str(workers),
-        "--out", str(out), "--record-video", "none", "--policy-args", f"out={seen}",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "vla_eval.cli",
+        "run",
+        "--suite",
+        suite,
+        "--policy",
+        POLICY,
+        "--tasks",
+        str(task),
+        "--episodes",
+        episodes,
+        "--max-steps",
+        "1",
+        "--workers",
+        str(workers),
+        "--out",
+        str(out),
+        "--record-video",
+        "none",
+        "--policy-args",
+        f"out={seen}",
+    ]
 
 
 def _env() -> dict[str, str]:
@@ -55,7 +74,9 @@ def harness_run(suite: str, task: int, episodes: str, workers: int, work: Path, 
     out, seen = work / "run", work / "seen"
     cmd = _cmd(suite, task, episodes, workers, out, seen)
     if kill_after:
-        proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         ledger = out / "episodes.jsonl"
         while proc.poll() is None:
             if ledger.exists() and len(ledger.read_text().splitlines()) >= kill_after:
@@ -113,10 +134,14 @@ def main(argv: list[str] | None = None) -> int:
             checked += n
             failed += bool(problems)
             verdict = "equal" if not problems else "DIFFERS: " + "; ".join(problems)
-            print(f"{suite} task {task}: {n} first observations, {verdict} ({time.perf_counter() - t:.0f} s)", flush=True)
+            print(
+                f"{suite} task {task}: {n} first observations, {verdict} ({time.perf_counter() - t:.0f} s)", flush=True
+            )
             rows.append({"suite": suite, "task": task, "checked": n, "problems": problems})
-    print(f"\n{checked} first observations over {len(rows)} tasks checked; {failed} task(s) differ; "
-          f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
+    print(
+        f"\n{checked} first observations over {len(rows)} tasks checked; {failed} task(s) differ; "
+        f"{time.perf_counter() - t0:.0f} s"
+    )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 1 if failed else 0

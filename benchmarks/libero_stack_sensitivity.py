@@ -58,8 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for suite in args.suite.split(","):
         print(f"\n== {suite}: reference stack (base) vs compatible stack (candidate)", flush=True)
-        rc = subprocess.run([sys.executable, "-m", "vla_eval.cli", "compare", str(args.out / "reference" / suite),
-                             str(args.out / "compatible" / suite)]).returncode  # fmt: skip
+        rc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vla_eval.cli",
+                "compare",
+                str(args.out / "reference" / suite),
+                str(args.out / "compatible" / suite),
+            ]
+        ).returncode
         status = max(status, 0 if rc in (0, 1) else rc)
     return status
 

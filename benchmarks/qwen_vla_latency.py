@@ -142,15 +142,22 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--cameras", type=int, default=2, help="images per observation (LIBERO: agentview + wrist)")
     ap.add_argument("--image-size", type=int, default=224)
-    ap.add_argument("--text-tokens", type=int, default=64, help="text tokens per prompt (embodiment prompt + instruction)")
+    ap.add_argument(
+        "--text-tokens", type=int, default=64, help="text tokens per prompt (embodiment prompt + instruction)"
+    )
     ap.add_argument("--horizon", type=int, default=16)
     ap.add_argument("--steps", type=int, default=10, help="Euler steps of the flow")
     ap.add_argument("--tiny", action="store_true", help="tiny random config (a CPU check that the script runs)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
-    ap.add_argument("--through-loader", action="store_true",
-                    help="instead: save the random model as a checkpoint, load it with QwenVLAPolicy, one infer_batch "
-                         "(benchmarks/qwen_vla_loader.py)")  # fmt: skip
-    ap.add_argument("--workdir", default=None, help="--through-loader: where the temporary checkpoint goes (default: $TMPDIR)")
+    ap.add_argument(
+        "--through-loader",
+        action="store_true",
+        help="instead: save the random model as a checkpoint, load it with QwenVLAPolicy, one infer_batch "
+        "(benchmarks/qwen_vla_loader.py)",
+    )
+    ap.add_argument(
+        "--workdir", default=None, help="--through-loader: where the temporary checkpoint goes (default: $TMPDIR)"
+    )
     ap.add_argument("--keep", action="store_true", help="--through-loader: keep the checkpoint folder")
     args = ap.parse_args()
     if args.through_loader:
@@ -194,14 +201,20 @@ def measure(args) -> dict:
     dcfg = decoder_config(args.tiny, bcfg.text_config.hidden_size, args.horizon, args.steps)
     with torch.device(device):
         dit = ActionDiT(dcfg)
-        dit.init_random(torch.Generator(device=device).manual_seed(0) if device.type == "cuda" else torch.Generator().manual_seed(0))
+        dit.init_random(
+            torch.Generator(device=device).manual_seed(0) if device.type == "cuda" else torch.Generator().manual_seed(0)
+        )
     dit = dit.to(dtype).eval()
     build_s = time.perf_counter() - t0
     n_vlm = sum(p.numel() for p in model.parameters())
     n_dit = sum(p.numel() for p in dit.parameters())
     patch = bcfg.vision_config.patch_size
     proc = Qwen2VLImageProcessorPil(
-        patch_size=patch, merge_size=2, temporal_patch_size=2, min_pixels=args.image_size**2, max_pixels=args.image_size**2
+        patch_size=patch,
+        merge_size=2,
+        temporal_patch_size=2,
+        min_pixels=args.image_size**2,
+        max_pixels=args.image_size**2,
     )
     backbone = Backbone(model, BenchTokenizer(bcfg.text_config.vocab_size, args.text_tokens), proc)
     kernels = []
@@ -227,7 +240,9 @@ def measure(args) -> dict:
         t0 = time.perf_counter()
         images = [[resize_with_pad(im, args.image_size, args.image_size) for im in obs] for obs in raw]
         with torch.inference_mode():
-            hidden, mask = backbone.encode([prompt] * b, [f"cam{i}" for i in range(args.cameras)], images, ["instr"] * b)
+            hidden, mask = backbone.encode(
+                [prompt] * b, [f"cam{i}" for i in range(args.cameras)], images, ["instr"] * b
+            )
             sync(device)
             t1 = time.perf_counter()
             state = torch.zeros(b, dcfg.state_width, device=device)
@@ -265,10 +280,21 @@ def measure(args) -> dict:
         }
         results.append(row)
         print(json.dumps(row), flush=True)
-    meta = {"device": str(device), "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-            "dtype": args.dtype, "tiny": args.tiny, "backbone_params": n_vlm, "dit_params": n_dit, "build_s": build_s,
-            "kernels": kernels, "horizon": dcfg.action_horizon, "steps": dcfg.num_inference_steps,
-            "cameras": args.cameras, "image_size": args.image_size, "text_tokens": args.text_tokens}  # fmt: skip
+    meta = {
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "dtype": args.dtype,
+        "tiny": args.tiny,
+        "backbone_params": n_vlm,
+        "dit_params": n_dit,
+        "build_s": build_s,
+        "kernels": kernels,
+        "horizon": dcfg.action_horizon,
+        "steps": dcfg.num_inference_steps,
+        "cameras": args.cameras,
+        "image_size": args.image_size,
+        "text_tokens": args.text_tokens,
+    }
     return {"meta": meta, "results": results}
 
 

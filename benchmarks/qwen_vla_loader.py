@@ -39,7 +39,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # after an installed vla_eval
 
 EMBODIMENT = "franka_libero"
-INSTRUCTION = "pick up the black bowl between the plate and the ramekin and place it on the plate"  # libero_spatial task 0
+INSTRUCTION = (
+    "pick up the black bowl between the plate and the ramekin and place it on the plate"  # libero_spatial task 0
+)
 
 
 def peak_rss_gib() -> float:
@@ -95,8 +97,11 @@ def save_phase(ckpt: Path, tiny: bool, dtype_name: str, horizon: int, steps: int
     ).save_pretrained(ckpt / "backbone")
     (ckpt / "action_decoder").mkdir()
     (ckpt / "action_decoder" / "config.json").write_text(json.dumps(dcfg.to_dict(), indent=2) + "\n")
-    save_file({k: v.contiguous() for k, v in dit.state_dict().items()}, str(ckpt / "action_decoder" / "model.safetensors"),
-              metadata={"format": "pt"})  # fmt: skip
+    save_file(
+        {k: v.contiguous() for k, v in dit.state_dict().items()},
+        str(ckpt / "action_decoder" / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
     doc = embodiments_doc(tiny_embodiments(dcfg, [EMBODIMENT]))  # the template's 224 px, synthetic statistics
     (ckpt / "embodiments.json").write_text(json.dumps(doc, indent=1) + "\n")
     (ckpt / "README.txt").write_text("Random full-size Qwen-VLA checkpoint written by benchmarks/qwen_vla_loader.py.\n")
@@ -180,8 +185,22 @@ def load_phase(ckpt: Path, device: str, dtype_name: str) -> dict:
 
 
 def _child(phase: str, ckpt: Path, args) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--phase", phase, "--ckpt", str(ckpt), "--device", args.device,
-           "--dtype", args.dtype, "--horizon", str(args.horizon), "--steps", str(args.steps)] + (["--tiny"] if args.tiny else [])  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--phase",
+        phase,
+        "--ckpt",
+        str(ckpt),
+        "--device",
+        args.device,
+        "--dtype",
+        args.dtype,
+        "--horizon",
+        str(args.horizon),
+        "--steps",
+        str(args.steps),
+    ] + (["--tiny"] if args.tiny else [])
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if proc.returncode != 0:
@@ -208,20 +227,26 @@ def run(args) -> int:
             shutil.rmtree(work, ignore_errors=True)
     size = "tiny" if args.tiny else "full-size"
     print()
-    print(f"{size} Qwen-VLA, {args.dtype}, {args.device}: backbone {save['backbone_params'] / 1e6:,.1f}M + DiT "
-          f"{save['dit_params'] / 1e6:,.1f}M parameters; checkpoint {save['checkpoint_gib']:.2f} GiB; "
-          f"prompt {load['tokens']} tokens ({'+'.join(map(str, load['image_tokens']))} image); "
-          f"torch {save['torch']}, transformers {save['transformers']}, {load['threads']} threads")  # fmt: skip
+    print(
+        f"{size} Qwen-VLA, {args.dtype}, {args.device}: backbone {save['backbone_params'] / 1e6:,.1f}M + DiT "
+        f"{save['dit_params'] / 1e6:,.1f}M parameters; checkpoint {save['checkpoint_gib']:.2f} GiB; "
+        f"prompt {load['tokens']} tokens ({'+'.join(map(str, load['image_tokens']))} image); "
+        f"torch {save['torch']}, transformers {save['transformers']}, {load['threads']} threads"
+    )
     parts = ", ".join(f"{k} {v:.1f}" for k, v in load["load_parts_s"].items())
     print("| phase | seconds | peak RSS of its process (GiB) |")
     print("|---|---|---|")
     print(f"| build (random init) | {save['build_s']:.1f} | {save['peak_rss_gib']:.1f} (build + save) |")
     print(f"| save (project layout) | {save['save_s']:.1f} | |")
     print(f"| load (QwenVLAPolicy: {parts}) | {load['load_s']:.1f} | {load['load_peak_rss_gib']:.1f} (after load) |")
-    print(f"| one infer_batch (batch 1, 2 cameras) | {load['forward_s']:.1f} | {load['peak_rss_gib']:.1f} (load + forward) |")
+    print(
+        f"| one infer_batch (batch 1, 2 cameras) | {load['forward_s']:.1f} | {load['peak_rss_gib']:.1f} (load + forward) |"
+    )
     print(f"actions {load['actions_shape']}, finite: {load['actions_ok']}")
     if args.json:
-        args.json.write_text(json.dumps({"size": size, "device": args.device, "dtype": args.dtype, "save": save, "load": load}, indent=2))
+        args.json.write_text(
+            json.dumps({"size": size, "device": args.device, "dtype": args.dtype, "save": save, "load": load}, indent=2)
+        )
     return 0 if load["actions_ok"] else 1
 
 

@@ -29,8 +29,18 @@ def throughput(workers: int, episodes: int, steps: int, suite: str) -> tuple[flo
 
     out = Path(tempfile.mkdtemp(prefix="bench-scaling-"))
     t0 = time.perf_counter()
-    run(RunConfig(suite=suite, policy="random", out=out / "run", tasks="0:2", episodes=f"0:{episodes // 2}",
-                  max_steps=steps, workers=workers, record_video="none"))  # fmt: skip
+    run(
+        RunConfig(
+            suite=suite,
+            policy="random",
+            out=out / "run",
+            tasks="0:2",
+            episodes=f"0:{episodes // 2}",
+            max_steps=steps,
+            workers=workers,
+            record_video="none",
+        )
+    )
     wall = time.perf_counter() - t0
     cost = cost_bound(rows(out / "run"), wall, workers)
     shutil.rmtree(out)
@@ -70,8 +80,10 @@ def main() -> None:
     print(f"2 workers: {60 * two:.2f} episodes/min")
     ceiling = machine_ceiling()
     print(f"speed-up: {two / one:.2f}x (target >= 1.8x)")
-    print(f"this machine's ceiling (2 CPU-bound processes vs 1): {ceiling:.2f}x; "
-          f"the harness reaches {two / one / ceiling:.0%} of it")  # fmt: skip
+    print(
+        f"this machine's ceiling (2 CPU-bound processes vs 1): {ceiling:.2f}x; "
+        f"the harness reaches {two / one / ceiling:.0%} of it"
+    )
     print(cost_line("1 worker ", cost1))
     print(cost_line("2 workers", cost2))
 

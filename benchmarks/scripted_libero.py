@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(summary) > 1:
         print("\n== overall")
         for suite, k, n, lo, hi, wall in summary:
-            print(f"{suite:>16}: {k}/{n} = {_pct(k / n if n else float('nan'))}%  [{_pct(lo)}, {_pct(hi)}]  ({wall:.0f} s)")
+            print(
+                f"{suite:>16}: {k}/{n} = {_pct(k / n if n else float('nan'))}%  [{_pct(lo)}, {_pct(hi)}]  ({wall:.0f} s)"
+            )
         k, n = sum(s[1] for s in summary), sum(s[2] for s in summary)
         lo, hi = wilson_interval(k, n) if n else (float("nan"), float("nan"))
         print(f"{'pooled':>16}: {k}/{n} = {_pct(k / n if n else float('nan'))}%  [{_pct(lo)}, {_pct(hi)}]")

@@ -36,9 +36,9 @@ PACKAGES: dict[str, dict[str, str]] = {
         "mplib/__init__.py": "from . import planner\n",
         # as RoboTwin's _install.sh leaves it (`or collide` removed)
         "mplib/planner.py": "def check(delta_twist, within_joint_limit):\n"
-                            "    if abs(delta_twist) < 1e-4 or not within_joint_limit:\n        return 1\n",
+        "    if abs(delta_twist) < 1e-4 or not within_joint_limit:\n        return 1\n",
         "mplib/sapien_utils.py": "class SapienPlanner:\n    pass\nclass SapienPlanningWorld:\n    pass\n",
-    },  # fmt: skip
+    },
     "toppra": {"toppra/__init__.py": "def setup_logging(level=None):\n    pass\n"},
     "transforms3d": {"transforms3d/__init__.py": "from . import quaternions\n", "transforms3d/quaternions.py": ""},
     "trimesh": {"trimesh/__init__.py": ""},
@@ -52,19 +52,19 @@ PACKAGES: dict[str, dict[str, str]] = {
         "curobo/wrap/__init__.py": "",
         "curobo/wrap/reacher/__init__.py": "",
         "curobo/wrap/reacher/motion_gen.py": "class MotionGen: pass\nclass MotionGenConfig: pass\n"
-                                             "class MotionGenPlanConfig: pass\nclass PoseCostMetric: pass\n",
+        "class MotionGenPlanConfig: pass\nclass PoseCostMetric: pass\n",
         "curobo/util/__init__.py": "",
         "curobo/util/logger.py": "def setup_logger(level=None, logger_name=None):\n    pass\n",
-    },  # fmt: skip
+    },
     # Only for a subprocess (a fake torch must never shadow the real one in the test process):
     # the recipe's version, and a CUDA device.
     "torch": {
         "torch/__init__.py": "__version__ = '2.4.1'\nfrom . import cuda, multiprocessing, version\n"
-                             "def manual_seed(seed):\n    pass\n",
+        "def manual_seed(seed):\n    pass\n",
         "torch/cuda.py": "def is_available():\n    return True\ndef get_device_name(i=0):\n    return 'fake GPU'\n",
         "torch/version.py": "cuda = '12.1'\n",
         "torch/multiprocessing.py": "",
-    },  # fmt: skip
+    },
 }
 VERSIONS = {"sapien": "3.0.0b1", "mplib": "0.2.1", "torch": "2.4.1"}
 # Missing from the test environment (the others, numpy, cv2, PIL, imageio, gymnasium, yaml and
@@ -89,19 +89,19 @@ def write_packages(folder: Path, names: Iterable[str] = MISSING_HERE, omit: Iter
 # --- the checkout --------------------------------------------------------------------------------
 ENVS = {
     "envs/__init__.py": "from .utils import *\nfrom ._GLOBAL_CONFIGS import *\n",
-    "envs/_GLOBAL_CONFIGS.py": textwrap.dedent('''
+    "envs/_GLOBAL_CONFIGS.py": textwrap.dedent("""
         import os
         ROOT_PATH = os.path.abspath(__file__)
         ROOT_PATH = ROOT_PATH[:ROOT_PATH.rfind("/")]
         ROOT_PATH = ROOT_PATH[:ROOT_PATH.rfind("/") + 1]
         ASSETS_PATH = os.path.join(ROOT_PATH, "assets/")
         CONFIGS_PATH = os.path.join(ROOT_PATH, "task_config/")
-    '''),
+    """),
     "envs/utils/__init__.py": "from .create_actor import *\nfrom .pkl2hdf5 import *\n",
     "envs/utils/create_actor.py": "import sapien.core as sapien\nimport transforms3d as t3d\nimport sapien.physx as sapienp\n\n"
-                                  "class UnStableError(Exception):\n    pass\n",
+    "class UnStableError(Exception):\n    pass\n",
     "envs/utils/pkl2hdf5.py": "import h5py, pickle\nimport numpy as np\nimport cv2\n",
-    "envs/_base_task.py": textwrap.dedent('''
+    "envs/_base_task.py": textwrap.dedent("""
         import sapien.core as sapien
         from sapien.render import clear_cache as sapien_clear_cache
         from sapien.utils.viewer import Viewer
@@ -119,9 +119,9 @@ ENVS = {
 
         class Base_Task(gym.Env):
             pass
-    '''),
+    """),
     "envs/robot/__init__.py": "from .robot import *\nfrom .planner import *\n",
-    "envs/robot/robot.py": textwrap.dedent('''
+    "envs/robot/robot.py": textwrap.dedent("""
         import sapien.core as sapien
         import numpy as np
         from .planner import MplibPlanner
@@ -135,9 +135,9 @@ ENVS = {
 
         class Robot:
             pass
-    '''),
+    """),
     "envs/utils/transforms.py": "import numpy as np\n",
-    "envs/robot/planner.py": textwrap.dedent('''
+    "envs/robot/planner.py": textwrap.dedent("""
         import mplib.planner
         import mplib
         import numpy as np
@@ -163,9 +163,9 @@ ENVS = {
 
         class MplibPlanner:
             pass
-    '''),
+    """),
     "envs/camera/__init__.py": "from .camera import *\n",
-    "envs/camera/camera.py": textwrap.dedent('''
+    "envs/camera/camera.py": textwrap.dedent("""
         import sapien.core as sapien
         import numpy as np
         from PIL import Image, ImageColor
@@ -181,10 +181,10 @@ ENVS = {
 
         class Camera:
             pass
-    '''),
-}  # fmt: skip
+    """),
+}
 
-FAKE_TASK = '''
+FAKE_TASK = """
 import numpy as np
 from ._base_task import Base_Task
 from .utils import *
@@ -228,15 +228,15 @@ class fake_task(Base_Task):
         self.qpos = np.asarray(action, dtype=np.float64)
         if self.qpos[0] > 0.5:
             self.eval_success = True
-'''
-DESCRIBE = '''
+"""
+DESCRIBE = """
 import random
 def generate_episode_descriptions(task_name, episodes, max_descriptions=1000000):
     t = ["pick {A} with {a}", "grab {A} using {a}", "take {A}"]
     random.shuffle(t)
     out = [s.replace("{A}", "the " + episodes[0]["{A}"]).replace("{a}", "the left arm") for s in t]
     return [{"episode_index": 0, "seen": out, "unseen": [s + "!" for s in out]}]
-'''
+"""
 
 
 def make_fake_root(
@@ -266,7 +266,9 @@ def make_fake_root(
         "data_type:\n  rgb: true\n  qpos: true\ndomain_randomization:\n  cluttered_table: false\n" + extra_cfg
     )
     (root / "task_config" / "_camera_config.yml").write_text("D435:\n  fovy: 37\n  w: 320\n  h: 240\n")
-    (root / "task_config" / "_embodiment_config.yml").write_text("aloha-agilex:\n  file_path: ./assets/embodiments/aloha-agilex/\n")
+    (root / "task_config" / "_embodiment_config.yml").write_text(
+        "aloha-agilex:\n  file_path: ./assets/embodiments/aloha-agilex/\n"
+    )
     emb = root / "assets" / "embodiments" / "aloha-agilex"
     emb.mkdir(parents=True)
     (emb / "config.yml").write_text("arm_joints_name: [[a, b, c, d, e, f], [a, b, c, d, e, f]]\n")

@@ -67,13 +67,16 @@ def reference_first_observations(
                 continue
             for _ in range(WAIT_STEPS):
                 obs, _, _, _ = env.step(DUMMY_ACTION)
-            yield episode_idx, {
-                "agentview": np.ascontiguousarray(obs["agentview_image"][::-1, ::-1]),
-                "wrist": np.ascontiguousarray(obs["robot0_eye_in_hand_image"][::-1, ::-1]),
-                "state": np.concatenate(
-                    (obs["robot0_eef_pos"], _quat2axisangle(obs["robot0_eef_quat"]), obs["robot0_gripper_qpos"])
-                ),
-            }
+            yield (
+                episode_idx,
+                {
+                    "agentview": np.ascontiguousarray(obs["agentview_image"][::-1, ::-1]),
+                    "wrist": np.ascontiguousarray(obs["robot0_eye_in_hand_image"][::-1, ::-1]),
+                    "state": np.concatenate(
+                        (obs["robot0_eef_pos"], _quat2axisangle(obs["robot0_eef_quat"]), obs["robot0_gripper_qpos"])
+                    ),
+                },
+            )
             for _ in range(policy_steps):
                 env.step(list(actions.uniform(-1, 1, 7)))
     finally:

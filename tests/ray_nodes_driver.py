@@ -91,11 +91,21 @@ def main() -> None:
 
     nodes = alive_nodes(a.address, 2)
     ids = {("second" if "second_node" in n["Resources"] else "head"): n["NodeID"] for n in nodes}
-    seen = {"nodes": {k: v for k, v in ids.items()}, "addresses": sorted(n["NodeManagerAddress"] for n in nodes),
-            "placed": {}, "replica_nodes": [], "died": [], "restarted_on": [], "killed_after": None}  # fmt: skip
+    seen = {
+        "nodes": {k: v for k, v in ids.items()},
+        "addresses": sorted(n["NodeManagerAddress"] for n in nodes),
+        "placed": {},
+        "replica_nodes": [],
+        "died": [],
+        "restarted_on": [],
+        "killed_after": None,
+    }
     started = threading.Event()
-    real_start_slots, real_recv, real_restart = (ray_executor.RayCluster.start_slots, ray_executor.RaySlot.recv,
-                                                 ray_executor.RaySlot.restart)  # fmt: skip
+    real_start_slots, real_recv, real_restart = (
+        ray_executor.RayCluster.start_slots,
+        ray_executor.RaySlot.recv,
+        ray_executor.RaySlot.restart,
+    )
 
     def start_slots(self, *args, **kw):  # where each actor was placed
         slots = real_start_slots(self, *args, **kw)
@@ -136,8 +146,18 @@ def main() -> None:
     killer = threading.Thread(target=kill_second_node, daemon=True)
     killer.start()
     t0 = time.monotonic()
-    seen["code"] = run(RunConfig(suite="toy_reach", policy="tests.toy_policies:ToyExpert", out=a.out, workers=4,
-                                 executor="ray", ray_address=a.address, reply_timeout=30, **EPISODES))  # fmt: skip
+    seen["code"] = run(
+        RunConfig(
+            suite="toy_reach",
+            policy="tests.toy_policies:ToyExpert",
+            out=a.out,
+            workers=4,
+            executor="ray",
+            ray_address=a.address,
+            reply_timeout=30,
+            **EPISODES,
+        )
+    )
     seen["wall_s"] = time.monotonic() - t0
     killer.join(5)
     a.result.write_text(json.dumps(seen))

@@ -81,8 +81,10 @@ def test_incomplete_episodes_are_not_paired_and_the_gate_cannot_decide(tmp_path,
     code, out, err = cli(capsys, base, cand)
     assert code == 2  # one pair flipped (p = 1), but two episodes are incomplete: cannot decide
     assert "CANNOT DECIDE" in out and "cannot decide: 2 episode(s) incomplete" in err
-    c = compare_rows(episode_rows("toy_reach", {0: [True, True, "error", True]}),
-                     episode_rows("toy_reach", {0: [True, "error", False, False]}))
+    c = compare_rows(
+        episode_rows("toy_reach", {0: [True, True, "error", True]}),
+        episode_rows("toy_reach", {0: [True, "error", False, False]}),
+    )
     assert c.rates[-1].n == 2 and (c.unpaired_base, c.unpaired_cand) == (0, 0)
     assert [(x["episode_index"], y["episode_index"]) for x, y in c.incomplete] == [(1, 1), (2, 2)]
     assert "incomplete: 2 episode(s) of both runs not paired" in out
@@ -104,8 +106,9 @@ def test_policy_errors_are_failures_of_the_candidate(tmp_path, capsys):
     cand = make_run(tmp_path / "cand", "toy_reach", broken)
     code, out, _ = cli(capsys, base, cand)
     assert code == 1 and "REGRESSION" in out  # 11 flips of 24, none back: p = 2 / 2**11
-    c = compare_rows(episode_rows("toy_reach", {0: [True] * 8, 1: [True] * 8, 2: [True] * 8}),
-                     episode_rows("toy_reach", broken))
+    c = compare_rows(
+        episode_rows("toy_reach", {0: [True] * 8, 1: [True] * 8, 2: [True] * 8}), episode_rows("toy_reach", broken)
+    )
     suite = c.rates[-1]
     assert (suite.n, suite.worse, suite.cand_policy_errors, suite.base_policy_errors) == (24, 11, 11, 0)
     assert suite.p_value == pytest.approx(2 / 2**11)
@@ -128,7 +131,8 @@ def test_continuous_metrics_use_the_paired_bootstrap(tmp_path):
     assert (got["ms"].diff, got["ms"].ci_low, got["ms"].ci_high) == (0, 0, 0)
     xs = [0.1 * i for i in range(8)]
     assert (got["spl"].diff, got["spl"].ci_low, got["spl"].ci_high) == pytest.approx(
-        paired_bootstrap(xs, [x + 0.05 for x in xs]))
+        paired_bootstrap(xs, [x + 0.05 for x in xs])
+    )
 
 
 def test_unpairable_runs_exit_2(tmp_path, capsys):
@@ -141,7 +145,9 @@ def test_unpairable_runs_exit_2(tmp_path, capsys):
     assert_cannot_pair(code, err, "protocol_version '1' in")
     short = make_run(tmp_path / "short", "toy_reach", ALL_OK, max_steps=10)  # other step limit: other episode ids
     code, _, err = cli(capsys, toy, short)
-    assert_cannot_pair(code, err, "no common episode ids that ran to their end or failed by a policy error (base has 24, candidate 24)")
+    assert_cannot_pair(
+        code, err, "no common episode ids that ran to their end or failed by a policy error (base has 24, candidate 24)"
+    )
     errs = make_run(tmp_path / "errs", "toy_reach", {0: ["error"] * 8})
     code, _, err = cli(capsys, toy, errs)
     assert_cannot_pair(code, err, "no common episode ids")
@@ -187,8 +193,9 @@ def test_cli_entry_point_exit_codes(tmp_path):
     cand = make_run(tmp_path / "cand", "toy_reach", {0: counts(8, 8), 1: counts(0, 8), 2: counts(6, 8)})
 
     def run(*a):
-        return subprocess.run([sys.executable, "-m", "vla_eval.cli", "compare", *map(str, a)], cwd=ROOT,
-                              capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "vla_eval.cli", "compare", *map(str, a)], cwd=ROOT, capture_output=True, text=True
+        )
 
     assert run(base, base).returncode == 0
     r = run(base, cand)

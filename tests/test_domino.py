@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import math
 import textwrap
-import tomllib
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 
 from tests.test_robotwin import FAKE_TASK, fake_packages, make_fake_root
 from vla_eval.suite import TaskSpec, get_suite
@@ -53,7 +53,15 @@ def test_episode_metrics_hand_computed():
     # failed dynamic: left arm from 1.0 m to 0.25 m of the target (75 %), right arm 10 %; out of bounds
     # -> RC 75, MS 75 x 0.5; the target is where the object left the workspace.
     m = dm.episode_metrics(
-        False, True, [[0, 0, 0], [0, 2, 0]], [[0.75, 0, 0], [0, 1.8, 0]], [[5, 5, 5]], [1, 0, 0], True, 0, "out_of_bounds"
+        False,
+        True,
+        [[0, 0, 0], [0, 2, 0]],
+        [[0.75, 0, 0], [0, 1.8, 0]],
+        [[5, 5, 5]],
+        [1, 0, 0],
+        True,
+        0,
+        "out_of_bounds",
     )
     assert m["d0_per_arm"] == pytest.approx([1.0, math.sqrt(5)])
     assert m["route_completion"] == pytest.approx(75.0)
@@ -63,11 +71,16 @@ def test_episode_metrics_hand_computed():
     m = dm.episode_metrics(False, True, [[1, 0, 0]], [[1.1, 0, 0]], [[1, 0, 0]], None, False, 0, "step_limit")
     assert m["route_completion"] == pytest.approx(50.0)
     # failed static episode: 0; unknown target on a failed dynamic episode: 0 (as upstream)
-    assert dm.episode_metrics(False, False, [[0, 0, 0]], [[0, 0, 0]], [[1, 0, 0]], None, False, 0, "x")["route_completion"] == 0.0
+    assert (
+        dm.episode_metrics(False, False, [[0, 0, 0]], [[0, 0, 0]], [[1, 0, 0]], None, False, 0, "x")["route_completion"]
+        == 0.0
+    )
     assert dm.episode_metrics(False, True, [None], [None], [], None, False, 0, "x")["route_completion"] == 0.0
 
 
-DOMINO_TASK = FAKE_TASK + '''
+DOMINO_TASK = (
+    FAKE_TASK
+    + """
 import random
 class _Pose:
     def __init__(self, p): self.p = np.asarray(p, dtype=np.float64)
@@ -112,8 +125,9 @@ class domino_task(fake_task):
         t = getattr(self, "_metrics_tracker", None)
         if t is not None:
             t.on_step()
-'''
-TRACKER = '''
+"""
+)
+TRACKER = """
 import numpy as np
 class EvalMetricsTracker:
     def __init__(self, env, args):
@@ -133,15 +147,17 @@ class EvalMetricsTracker:
     def get_episode_metrics(self, success, fail_reason=None, seed=None):
         class M: route_completion = -1.0; manipulation_score = -1.0
         return M()
-'''
+"""
 
 
 @pytest.fixture
 def fake_domino(tmp_path, monkeypatch):
     root = make_fake_root(
-        tmp_path, task_py=DOMINO_TASK, config="demo_clean_dynamic",
+        tmp_path,
+        task_py=DOMINO_TASK,
+        config="demo_clean_dynamic",
         extra_cfg="use_dynamic: true\ndynamic_level: 1\ndynamic_coefficient: 0.1\n",
-    )  # fmt: skip
+    )
     (root / "envs" / "domino_task.py").write_text(textwrap.dedent(DOMINO_TASK))
     (root / "script" / "eval_metrics.py").write_text(TRACKER)
     monkeypatch.setenv("DOMINO_ROOT", str(root))
@@ -217,7 +233,9 @@ def _expected_instruction(root, seed, reseed):
     import importlib.util
     import random
 
-    spec = importlib.util.spec_from_file_location("_desc", root / "description" / "utils" / "generate_episode_instructions.py")
+    spec = importlib.util.spec_from_file_location(
+        "_desc", root / "description" / "utils" / "generate_episode_instructions.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     random.seed(seed)

@@ -32,13 +32,26 @@ def test_env_create_builds_a_separate_interpreter(toy_env, monkeypatch, tmp_path
     py = toy_env / "toy" / "bin" / "python"
     assert py.exists() and (toy_env / "toy" / ".vla-eval-env.json").exists()
     # the suite env has the worker's needs and vla_eval, but not the runner's (tyro, rich, pandas)
-    r = subprocess.run([str(py), "-c", "import numpy, msgpack, vla_eval.worker; import tyro"], capture_output=True,
-                       text=True)  # fmt: skip
+    r = subprocess.run(
+        [str(py), "-c", "import numpy, msgpack, vla_eval.worker; import tyro"], capture_output=True, text=True
+    )
     assert r.returncode != 0 and "No module named 'tyro'" in r.stderr
     monkeypatch.setenv("VLA_EVAL_ENVS", str(toy_env))
     out = tmp_path / "out"
-    assert run(RunConfig(suite="toy_reach", policy="tests.toy_policies:ToyExpert", out=out, tasks="0",
-                         episodes="0:3", replan_steps=1, workers=2)) == 0  # fmt: skip
+    assert (
+        run(
+            RunConfig(
+                suite="toy_reach",
+                policy="tests.toy_policies:ToyExpert",
+                out=out,
+                tasks="0",
+                episodes="0:3",
+                replan_steps=1,
+                workers=2,
+            )
+        )
+        == 0
+    )
     rows = list(read_rows(out / EPISODES_FILE))
     assert len(rows) == 3 and all(r["status"] == "ok" and r["success"] for r in rows)
     # the workers ran in the suite's environment, the policy in this one
@@ -66,6 +79,7 @@ def test_a_broken_suite_environment_is_one_line(tmp_path, monkeypatch):
 
 
 def test_env_create_unknown_suite():
-    r = subprocess.run([sys.executable, "-m", "vla_eval.cli", "env", "create", "nope"], cwd=ROOT,
-                       capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "vla_eval.cli", "env", "create", "nope"], cwd=ROOT, capture_output=True, text=True
+    )
     assert r.returncode == 2 and r.stderr.startswith("error: unknown suite 'nope'")

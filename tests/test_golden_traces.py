@@ -33,14 +33,28 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(*args: str, timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:
-    r = subprocess.run([sys.executable, "-m", "vla_eval.cli", "run", *args], cwd=ROOT, capture_output=True,
-                       text=True, timeout=timeout, env=env)
+    r = subprocess.run(
+        [sys.executable, "-m", "vla_eval.cli", "run", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return r
 
 
-def record_and_replay(tmp_path: Path, suite: str, policy: str, tasks: str, episodes: str, *extra: str,
-                      policy_args: tuple[str, ...] = (), env: dict | None = None) -> list[tuple[dict, dict]]:
+def record_and_replay(
+    tmp_path: Path,
+    suite: str,
+    policy: str,
+    tasks: str,
+    episodes: str,
+    *extra: str,
+    policy_args: tuple[str, ...] = (),
+    env: dict | None = None,
+) -> list[tuple[dict, dict]]:
     rec, rep = tmp_path / "recorded", tmp_path / "replayed"
     sel = ["--suite", suite, "--tasks", tasks, "--episodes", episodes, *extra, "--record-trajectory"]
     pa = [a for x in policy_args for a in ("--policy-args", x)]
@@ -69,8 +83,9 @@ def record_and_replay(tmp_path: Path, suite: str, policy: str, tasks: str, episo
 
 
 def test_toy_golden_trace_and_file_format(tmp_path):
-    pairs = record_and_replay(tmp_path, "toy_reach", "tests.toy_policies:ToyExpert", "0,2", "0:3",
-                              "--replan-steps", "2", "--workers", "2")
+    pairs = record_and_replay(
+        tmp_path, "toy_reach", "tests.toy_policies:ToyExpert", "0,2", "0:3", "--replan-steps", "2", "--workers", "2"
+    )
     assert any(ta.success[-1] for ta, _ in pairs)
     ta, _ = pairs[0]
     assert ta.actions.dtype == np.float32 and ta.actions.shape == (ta.steps, 2)
@@ -90,22 +105,71 @@ def test_toy_golden_trace_and_file_format(tmp_path):
 
 
 def test_replay_of_an_episode_that_was_not_recorded_stops_the_run(tmp_path):
-    _run("--suite", "toy_reach", "--policy", "noop", "--tasks", "0", "--episodes", "0", "--record-trajectory",
-         "--out", str(tmp_path / "rec"))
-    r = subprocess.run([sys.executable, "-m", "vla_eval.cli", "run", "--suite", "toy_reach", "--policy", "replay",
-                        "--policy-args", f"source={tmp_path / 'rec'}", "--tasks", "0", "--episodes", "1",
-                        "--out", str(tmp_path / "rep")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    _run(
+        "--suite",
+        "toy_reach",
+        "--policy",
+        "noop",
+        "--tasks",
+        "0",
+        "--episodes",
+        "0",
+        "--record-trajectory",
+        "--out",
+        str(tmp_path / "rec"),
+    )
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vla_eval.cli",
+            "run",
+            "--suite",
+            "toy_reach",
+            "--policy",
+            "replay",
+            "--policy-args",
+            f"source={tmp_path / 'rec'}",
+            "--tasks",
+            "0",
+            "--episodes",
+            "1",
+            "--out",
+            str(tmp_path / "rep"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 1 and "was not recorded" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "vla_eval.cli", "run", "--suite", "toy_reach", "--policy", "replay",
-                        "--policy-args", f"source={tmp_path / 'nothing'}", "--out", str(tmp_path / "rep2")],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vla_eval.cli",
+            "run",
+            "--suite",
+            "toy_reach",
+            "--policy",
+            "replay",
+            "--policy-args",
+            f"source={tmp_path / 'nothing'}",
+            "--out",
+            str(tmp_path / "rep2"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: replay: source=")
 
 
 @pytest.mark.sim
 @requires_libero
 def test_libero_golden_trace_of_the_scripted_expert(tmp_path):
-    (ta, tb), = record_and_replay(tmp_path, "libero_spatial", "scripted_libero", "0", "0")
+    ((ta, tb),) = record_and_replay(tmp_path, "libero_spatial", "scripted_libero", "0", "0")
     assert ta.success[-1] and tb.success[-1]  # the expert solves it, and so does its replay
     assert ta.state.shape[1] == 8  # eef pos, axis-angle, gripper qpos
 
@@ -118,11 +182,13 @@ def _maniskill3_python() -> Path | None:
 
 
 @pytest.mark.sim
-@pytest.mark.skipif(_maniskill3_python() is None,
-                    reason="needs the ManiSkill3 environment (vla-eval env create maniskill3); CI does not build it")
+@pytest.mark.skipif(
+    _maniskill3_python() is None,
+    reason="needs the ManiSkill3 environment (vla-eval env create maniskill3); CI does not build it",
+)
 def test_maniskill3_golden_trace(tmp_path):
     pairs = record_and_replay(tmp_path, "maniskill3", "random", "0", "0", "--max-steps", "20")
-    (ta, tb), = pairs
+    ((ta, tb),) = pairs
     assert ta.steps == 20 and np.ptp(ta.state[:, :7], axis=0).max() > 1e-3  # the arm moved
 
 
@@ -130,8 +196,23 @@ def test_report_and_html_link_each_failed_episodes_video_and_trajectory(tmp_path
     from vla_eval.cli import main
 
     out = tmp_path / "run"
-    _run("--suite", "toy_reach", "--policy", "tests.toy_policies:CameraPolicy", "--tasks", "0", "--episodes", "0:2",
-         "--max-steps", "5", "--record-video", "failures", "--record-trajectory", "--out", str(out))
+    _run(
+        "--suite",
+        "toy_reach",
+        "--policy",
+        "tests.toy_policies:CameraPolicy",
+        "--tasks",
+        "0",
+        "--episodes",
+        "0:2",
+        "--max-steps",
+        "5",
+        "--record-video",
+        "failures",
+        "--record-trajectory",
+        "--out",
+        str(out),
+    )
     rows = list(read_rows(out / EPISODES_FILE))
     assert len(rows) == 2 and not any(r["success"] for r in rows)
     with pytest.raises(SystemExit):
@@ -162,11 +243,13 @@ def _bridge_assets() -> str | None:
 
 
 @pytest.mark.sim
-@pytest.mark.skipif(_maniskill3_python() is None or _bridge_assets() is None,
-                    reason="needs the ManiSkill3 environment and the Bridge assets")
+@pytest.mark.skipif(
+    _maniskill3_python() is None or _bridge_assets() is None,
+    reason="needs the ManiSkill3 environment and the Bridge assets",
+)
 def test_simpler_widowx_golden_trace(tmp_path):
     import os
 
     env = {**os.environ, "MS_ASSET_DIR": str(_bridge_assets())}
-    (ta, tb), = record_and_replay(tmp_path, "simpler_widowx", "random", "0", "0", "--max-steps", "10", env=env)
+    ((ta, tb),) = record_and_replay(tmp_path, "simpler_widowx", "random", "0", "0", "--max-steps", "10", env=env)
     assert ta.steps == 10 and ta.state.shape[1] == 15  # ee xyz, quat wxyz, qpos 8

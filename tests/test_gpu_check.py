@@ -18,18 +18,46 @@ pytest.importorskip("transformers")
 
 
 def test_table_names_every_part_and_the_skipped_ones():
-    cost = {"wall_s": 120.0, "sim_total_s": 1000.0, "inference_total_s": 60.0, "workers": 12, "replicas": 1,
-            "bound_s": 83.3, "ratio": 1.44}  # fmt: skip
+    cost = {
+        "wall_s": 120.0,
+        "sim_total_s": 1000.0,
+        "inference_total_s": 60.0,
+        "workers": 12,
+        "replicas": 1,
+        "bound_s": 83.3,
+        "ratio": 1.44,
+    }
     r = {
         "dry_run": False,
         "machine": "16 cores",
         "a": {"skipped": "RuntimeError: out of memory"},
-        "b": {"gl": "egl", "runs": [{"workers": 8, "steps_per_s_per_worker": 40.0, "steps_per_s_min": 35.0,
-                                     "steps_per_s_total": 320.0, "env_build_s_mean": 4.0,
-                                     "images": {"agentview": [256, 256, 3]}}]},  # fmt: skip
-        "c": {"workers": 12, "episodes": 24, "errors": 0, "steps": 5280, "wall_s": 120.0, "episodes_per_min": 12.0,
-              "calls": 900, "mean_batch": 5.9, "inference_s": 60.0, "gpu_util_mean": 41.0, "gpu_util_p50": 38,
-              "cost": cost},  # fmt: skip
+        "b": {
+            "gl": "egl",
+            "runs": [
+                {
+                    "workers": 8,
+                    "steps_per_s_per_worker": 40.0,
+                    "steps_per_s_min": 35.0,
+                    "steps_per_s_total": 320.0,
+                    "env_build_s_mean": 4.0,
+                    "images": {"agentview": [256, 256, 3]},
+                }
+            ],
+        },
+        "c": {
+            "workers": 12,
+            "episodes": 24,
+            "errors": 0,
+            "steps": 5280,
+            "wall_s": 120.0,
+            "episodes_per_min": 12.0,
+            "calls": 900,
+            "mean_batch": 5.9,
+            "inference_s": 60.0,
+            "gpu_util_mean": 41.0,
+            "gpu_util_p50": 38,
+            "cost": cost,
+        },
         "total_s": 400,
     }
     out = table.render(r)

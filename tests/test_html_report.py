@@ -55,14 +55,22 @@ def test_html_is_self_contained_and_has_the_numbers(tmp_path):
         assert round(k / n * BAR_W, 2) in widths
     assert 'class="bar ref"' in text and "OpenVLA-OFT" in text
     assert "libero_avg" in text  # the benchmark row of the four suites
-    assert f'{info["failed"]["episode_id"]}.mp4' in text and f'{info["ok"]["episode_id"]}.mp4' in text
+    assert f"{info['failed']['episode_id']}.mp4" in text and f"{info['ok']['episode_id']}.mp4" in text
     assert "reproduced (partial run: 50 of 500 episodes)" in text and "not reproduced (partial run" in text
     assert "toy_reach" in text and ">1</td>" in text  # the toy run's error is shown apart
 
 
 CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser") if shutil.which(b)), None)
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
 
 MEASURE = """
 <script>
@@ -83,14 +91,20 @@ document.body.appendChild(pre);
 """
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium); .ci/run installs it")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium); .ci/run installs it"
+)
 def test_rendered_in_headless_chromium(tmp_path):
     path, info = build(tmp_path)
     probe = path.with_name("probe.html")  # the page plus a script that measures the laid-out SVG
     probe.write_text(path.read_text().replace("</body>", MEASURE + "</body>"))
     common = [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
-    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
-           "XDG_CACHE_HOME": str(tmp_path / "xdg")}  # nothing of the user's browser profile is touched
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+        "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+    }  # nothing of the user's browser profile is touched
     r = subprocess.run([*common, "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     m = re.search(r'<pre id="measured">(.*?)</pre>', r.stdout, re.S)
@@ -106,13 +120,20 @@ def test_rendered_in_headless_chromium(tmp_path):
     for w in got["whiskers"]:
         assert w["x"] - w["x0"] == pytest.approx(w["lo"] * BAR_W, abs=1.0)
         assert w["w"] == pytest.approx((w["hi"] - w["lo"]) * BAR_W, abs=1.5)
-    assert sorted(got["videos"]) == sorted(f"../runs/libero_spatial/videos/{info[k]['episode_id']}.mp4"
-                                           for k in ("failed", "ok"))
+    assert sorted(got["videos"]) == sorted(
+        f"../runs/libero_spatial/videos/{info[k]['episode_id']}.mp4" for k in ("failed", "ok")
+    )
 
     # and a screenshot that is not blank: the first run's bar colour covers a good area
     shot = tmp_path / "shot.png"
-    r = subprocess.run([*common, f"--screenshot={shot}", "--window-size=1400,1600", path.as_uri()],
-                       capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    r = subprocess.run(
+        [*common, f"--screenshot={shot}", "--window-size=1400,1600", path.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
     assert r.returncode == 0 and shot.exists(), r.stderr[-2000:]
     import imageio.v2 as iio
 

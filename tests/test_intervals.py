@@ -59,7 +59,13 @@ def test_one_task_is_the_wilson_interval(k, n):
 
 
 def test_bad_input_is_refused():
-    for ks, ns, w in (([], [], None), ([1], [0], None), ([3], [2], None), ([1, 1], [2], None),
-                      ([1, 1], [2, 2], [1.0]), ([1, 1], [2, 2], [1.0, -1.0])):
+    for ks, ns, w in (
+        ([], [], None),
+        ([1], [0], None),
+        ([3], [2], None),
+        ([1, 1], [2], None),
+        ([1, 1], [2, 2], [1.0]),
+        ([1, 1], [2, 2], [1.0, -1.0]),
+    ):
         with pytest.raises(ValueError):
             stratified_score_interval(ks, ns, w)

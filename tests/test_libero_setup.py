@@ -4,9 +4,9 @@ import importlib.util
 
 import pytest
 
+from vla_eval import gl
 from vla_eval.errors import SimulatorUnavailable
 from vla_eval.suite import get_suite
-from vla_eval import gl
 
 
 def test_egl_first_then_osmesa(monkeypatch):

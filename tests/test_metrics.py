@@ -179,8 +179,16 @@ def test_betainc_matches_binomial_tail(a, b, x):
     # For integers: I_x(a, b) = P(Bin(a+b-1, x) >= a).
     n = a + b - 1
     if n > 300:  # exact rational sum gets slow; use floats via logs instead
-        terms = [math.exp(math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1)
-                          + j * math.log(x) + (n - j) * math.log1p(-x)) for j in range(a, n + 1)]
+        terms = [
+            math.exp(
+                math.lgamma(n + 1)
+                - math.lgamma(j + 1)
+                - math.lgamma(n - j + 1)
+                + j * math.log(x)
+                + (n - j) * math.log1p(-x)
+            )
+            for j in range(a, n + 1)
+        ]
         expected = math.fsum(terms)
     else:
         expected = binom_upper_tail(a, n, x)
@@ -266,8 +274,11 @@ def test_stratified_bad_input(ks, ns):
         M.stratified_interval(ks, ns)
 
 
-@given(pairs=st.lists(st.integers(1, 300).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
-                      min_size=1, max_size=30))
+@given(
+    pairs=st.lists(
+        st.integers(1, 300).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))), min_size=1, max_size=30
+    )
+)
 def test_stratified_contains_mean(pairs):
     ks, ns = zip(*pairs)
     mean, lo, hi = M.stratified_interval(ks, ns)
@@ -567,7 +578,9 @@ def test_mcnemar_hand_values():
     cand = [0, 0, 1, 1, 1, 1, 1]
     assert M.mcnemar_exact(base, cand) == pytest.approx(0.453125, abs=1e-15)
     # concordant pairs do not matter
-    assert M.mcnemar_exact(base + [True] * 50 + [False] * 50, cand + [True] * 50 + [False] * 50) == pytest.approx(0.453125)
+    assert M.mcnemar_exact(base + [True] * 50 + [False] * 50, cand + [True] * 50 + [False] * 50) == pytest.approx(
+        0.453125
+    )
 
 
 def test_mcnemar_large_discordant_count():
@@ -586,7 +599,9 @@ def test_mcnemar_bad_input(base, cand):
 
 
 paired_bools = st.integers(1, 60).flatmap(
-    lambda n: st.tuples(st.lists(st.booleans(), min_size=n, max_size=n), st.lists(st.booleans(), min_size=n, max_size=n))
+    lambda n: st.tuples(
+        st.lists(st.booleans(), min_size=n, max_size=n), st.lists(st.booleans(), min_size=n, max_size=n)
+    )
 )
 
 

@@ -226,7 +226,9 @@ def test_our_client_against_an_openpi_style_server():
             client.infer_batch(obs[:1])
             assert srv.connections == 4
             # a traceback text frame from the server becomes an error naming the server and the episode
-            with pytest.raises(RemotePolicyError, match=r"(?s)env 1, episode ep1: error from the server: Traceback.*the model crashed"):
+            with pytest.raises(
+                RemotePolicyError, match=r"(?s)env 1, episode ep1: error from the server: Traceback.*the model crashed"
+            ):
                 client.infer_batch([harness_obs(1, rng, prompt="crash")])
         finally:
             client.close()

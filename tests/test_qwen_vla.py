@@ -35,7 +35,9 @@ def franka(ckpt):
     return load_policy("qwen_vla", {"checkpoint": str(ckpt), "embodiment": "franka_libero", "device": "cpu"})
 
 
-def libero_obs(i: int, rng: np.random.Generator, instruction: str = "pick up the black bowl", step: int = 0) -> Observation:
+def libero_obs(
+    i: int, rng: np.random.Generator, instruction: str = "pick up the black bowl", step: int = 0
+) -> Observation:
     return Observation(
         images={
             "agentview": rng.integers(0, 256, (256, 256, 3), dtype=np.uint8),
@@ -60,8 +62,18 @@ def run_cli(*args: str) -> int:
 def test_every_suite_of_the_mission_has_a_valid_embodiment():
     cfg = tiny_decoder_config()
     embs = {e.name: e for e in tiny_embodiments(cfg)}
-    for suite in ("libero_spatial", "libero_10", "simpler_widowx", "robocasa_gr1", "robotwin_easy", "robotwin_hard",
-                  "domino_clean_dynamic", "r2r_val_unseen", "rxr_val_unseen", "toy_reach"):  # fmt: skip
+    for suite in (
+        "libero_spatial",
+        "libero_10",
+        "simpler_widowx",
+        "robocasa_gr1",
+        "robotwin_easy",
+        "robotwin_hard",
+        "domino_clean_dynamic",
+        "r2r_val_unseen",
+        "rxr_val_unseen",
+        "toy_reach",
+    ):
         assert embodiment_for(suite) in embs
     # each embodiment serves the embodiment tag its suite puts in Observation.embodiment
     from vla_eval.suite import get_suite, suite_names
@@ -86,8 +98,12 @@ def test_every_suite_of_the_mission_has_a_valid_embodiment():
 
 def test_normalizers_round_trip_and_clip():
     p = Problems()
-    q = Normalizer.from_dict({"mode": "q01_q99", "q01": [-2.0, 0.0, 5.0], "q99": [2.0, 1.0, 5.0], "mask": [1, 1, 1]}, 3, p, "x")
-    ms = Normalizer.from_dict({"mode": "mean_std", "mean": [1.0, 2.0, 3.0], "std": [2.0, 0.5, 1.0], "mask": [1, 1, 0]}, 3, p, "x")
+    q = Normalizer.from_dict(
+        {"mode": "q01_q99", "q01": [-2.0, 0.0, 5.0], "q99": [2.0, 1.0, 5.0], "mask": [1, 1, 1]}, 3, p, "x"
+    )
+    ms = Normalizer.from_dict(
+        {"mode": "mean_std", "mean": [1.0, 2.0, 3.0], "std": [2.0, 0.5, 1.0], "mask": [1, 1, 0]}, 3, p, "x"
+    )
     assert not p
     x = np.array([1.0, 0.25, 5.0], np.float32)
     np.testing.assert_allclose(q.normalize(x), [0.5, -0.5, 0.0], atol=1e-6)  # constant channel -> 0
@@ -99,7 +115,12 @@ def test_normalizers_round_trip_and_clip():
     Normalizer.from_dict({"mode": "q01_q99", "q01": [1.0], "q99": [0.0]}, 1, bad, "n")
     Normalizer.from_dict({"mode": "minmax"}, 1, bad, "n")
     Normalizer.from_dict({"mode": "mean_std", "mean": [0.0, 1.0], "std": [1.0]}, 2, bad, "n")
-    assert len(bad) == 3 and "q99[0]" in bad[0] and "mode must be one of" in bad[1] and "has 1 values, expected 2" in bad[2]
+    assert (
+        len(bad) == 3
+        and "q99[0]" in bad[0]
+        and "mode must be one of" in bad[1]
+        and "has 1 values, expected 2" in bad[2]
+    )
 
 
 def test_gripper_conventions():
@@ -134,8 +155,16 @@ def test_make_tiny_cli_writes_the_documented_layout(tmp_path, capsys):
     out = tmp_path / "ck"
     assert run_cli("make-tiny-qwen-vla", str(out), "--embodiments", "point2d", "franka_libero") == 0
     assert checkpoint_sha256(out) in capsys.readouterr().out
-    for f in ("backbone/config.json", "backbone/model.safetensors", "backbone/tokenizer.json", "backbone/tokenizer_config.json",
-              "backbone/preprocessor_config.json", "action_decoder/config.json", "action_decoder/model.safetensors", "embodiments.json"):  # fmt: skip
+    for f in (
+        "backbone/config.json",
+        "backbone/model.safetensors",
+        "backbone/tokenizer.json",
+        "backbone/tokenizer_config.json",
+        "backbone/preprocessor_config.json",
+        "action_decoder/config.json",
+        "action_decoder/model.safetensors",
+        "embodiments.json",
+    ):
         assert (out / f).is_file(), f
     assert not [p for p in out.rglob("*") if p.suffix in (".bin", ".pt", ".pth", ".pkl")]
     info = inspect_checkpoint(out)
@@ -196,10 +225,16 @@ def test_navigation_embodiment_outputs_suite_actions(ckpt):
     assert (spec.action_dim, spec.control_mode, spec.needs_state, spec.cameras) == (1, "nav_discrete", False, ("rgb",))
     rng = np.random.default_rng(2)
     obs = [
-        Observation(images={"rgb": rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)}, state=np.zeros(0, np.float32),
-                    instruction="walk past the sofa and stop at the door", embodiment="habitat_vlnce", env_id=i, episode_id=f"n{i}")
+        Observation(
+            images={"rgb": rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)},
+            state=np.zeros(0, np.float32),
+            instruction="walk past the sofa and stop at the door",
+            embodiment="habitat_vlnce",
+            env_id=i,
+            episode_id=f"n{i}",
+        )
         for i in range(2)
-    ]  # fmt: skip
+    ]
     a = p.infer_batch(obs)
     assert a.shape == (2, 8, 1) and set(np.unique(a)) <= {0.0, 1.0, 2.0, 3.0}
 
@@ -211,10 +246,16 @@ def test_other_backbone_families(tmp_path, backbone):
     assert inspect_checkpoint(out).backbone_type == backbone
     rng = np.random.default_rng(3)
     obs = [
-        Observation(images={"top": rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)}, state=rng.uniform(size=2).astype(np.float32),
-                    instruction="move" + " left" * i, embodiment="point2d", env_id=i, episode_id=f"t{i}")
+        Observation(
+            images={"top": rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)},
+            state=rng.uniform(size=2).astype(np.float32),
+            instruction="move" + " left" * i,
+            embodiment="point2d",
+            env_id=i,
+            episode_id=f"t{i}",
+        )
         for i in range(2)
-    ]  # fmt: skip
+    ]
     a = p.infer_batch(obs)
     assert a.shape == (2, 8, 2) and np.isfinite(a).all()
     np.testing.assert_allclose(a[1:], p.infer_batch(obs[1:]), atol=1e-4)
@@ -257,7 +298,10 @@ def _shrink_backbone_embedding(root: Path) -> None:
 
 BROKEN = {
     "missing embodiments.json": (lambda r: (r / "embodiments.json").unlink(), "embodiments.json: missing file"),
-    "missing backbone config": (lambda r: (r / "backbone" / "config.json").unlink(), "backbone/config.json: missing file"),
+    "missing backbone config": (
+        lambda r: (r / "backbone" / "config.json").unlink(),
+        "backbone/config.json: missing file",
+    ),
     "missing decoder weights": (
         lambda r: (r / "action_decoder" / "model.safetensors").unlink(),
         "action_decoder/model.safetensors: missing file",
@@ -272,7 +316,10 @@ BROKEN = {
         "context_dim 96 does not match the backbone's hidden size 128",
     ),
     "wrong dtype": (_int_tensor_in_decoder, "tensor 'action_out.bias' has dtype I64; expected F32, BF16 or F16"),
-    "pickle weights": (lambda r: (r / "backbone" / "pytorch_model.bin").write_bytes(b"\x80\x04."), "pickle-based weights are refused"),
+    "pickle weights": (
+        lambda r: (r / "backbone" / "pytorch_model.bin").write_bytes(b"\x80\x04."),
+        "pickle-based weights are refused",
+    ),
     "remote code": (
         lambda r: _edit_json(r / "backbone" / "config.json", lambda d: d.update(auto_map={"AutoModel": "x.Y"})),
         "asks for remote code (auto_map)",
@@ -360,9 +407,26 @@ def test_checkpoint_hash_covers_every_file(ckpt, tmp_path):
 def test_toy_reach_loop_through_the_cli(ckpt, tmp_path):
     out = tmp_path / "run"
     code = run_cli(
-        "run", "--suite", "toy_reach", "--policy", "qwen_vla", "--policy-args", f"checkpoint={ckpt}", "embodiment=point2d",
-        "device=cpu", "--tasks", "0", "--episodes", "0:2", "--max-steps", "6", "--workers", "2", "--out", str(out),
-    )  # fmt: skip
+        "run",
+        "--suite",
+        "toy_reach",
+        "--policy",
+        "qwen_vla",
+        "--policy-args",
+        f"checkpoint={ckpt}",
+        "embodiment=point2d",
+        "device=cpu",
+        "--tasks",
+        "0",
+        "--episodes",
+        "0:2",
+        "--max-steps",
+        "6",
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+    )
     assert code == 0
     rows = list(read_rows(out / EPISODES_FILE))
     assert len(rows) == 2 and all(r["status"] == "ok" and r["steps"] == 6 for r in rows)
@@ -375,9 +439,24 @@ def test_toy_reach_loop_through_the_cli(ckpt, tmp_path):
 def test_libero_spatial_task0_with_agentview_and_wrist(ckpt, tmp_path):
     out = tmp_path / "run"
     code = run_cli(
-        "run", "--suite", "libero_spatial", "--policy", "qwen_vla", "--policy-args", f"checkpoint={ckpt}",
-        "embodiment=franka_libero", "device=cpu", "--tasks", "0", "--episodes", "0", "--max-steps", "5", "--out", str(out),
-    )  # fmt: skip
+        "run",
+        "--suite",
+        "libero_spatial",
+        "--policy",
+        "qwen_vla",
+        "--policy-args",
+        f"checkpoint={ckpt}",
+        "embodiment=franka_libero",
+        "device=cpu",
+        "--tasks",
+        "0",
+        "--episodes",
+        "0",
+        "--max-steps",
+        "5",
+        "--out",
+        str(out),
+    )
     assert code == 0
     (row,) = list(read_rows(out / EPISODES_FILE))
     assert row["status"] == "ok", row

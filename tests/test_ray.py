@@ -16,8 +16,20 @@ def test_ray_executor_runs_the_same_episodes_with_a_replica_per_logical_gpu(monk
     monkeypatch.setenv("DEVICE_PROBE_LOG", str(tmp_path / "probe.log"))
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))  # actors import tests.*
     out = tmp_path / "ray"
-    assert run(RunConfig(suite="toy_reach", policy="tests.test_survival:DeviceProbe", out=out, workers=2,
-                         tasks="0:2", episodes="0:3", executor="ray")) == 0  # fmt: skip
+    assert (
+        run(
+            RunConfig(
+                suite="toy_reach",
+                policy="tests.test_survival:DeviceProbe",
+                out=out,
+                workers=2,
+                tasks="0:2",
+                episodes="0:3",
+                executor="ray",
+            )
+        )
+        == 0
+    )
     assert not ray.is_initialized()  # the local instance it started is shut down
     rows = list(read_rows(out / EPISODES_FILE))
     assert len(rows) == 6 and all(r["status"] == "ok" and r["success"] for r in rows)
@@ -25,13 +37,21 @@ def test_ray_executor_runs_the_same_episodes_with_a_replica_per_logical_gpu(monk
     assert gpus == {"0", "1"}  # two replicas, each given one logical GPU by Ray
 
     local = tmp_path / "local"
-    run(RunConfig(suite="toy_reach", policy="tests.test_survival:DeviceProbe", out=local, workers=2,
-                  tasks="0:2", episodes="0:3", gpus="none"))  # fmt: skip
+    run(
+        RunConfig(
+            suite="toy_reach",
+            policy="tests.test_survival:DeviceProbe",
+            out=local,
+            workers=2,
+            tasks="0:2",
+            episodes="0:3",
+            gpus="none",
+        )
+    )
     assert (local / "report.csv").read_text() == (out / "report.csv").read_text()
 
 
 def test_unreachable_ray_address_is_one_clear_error(tmp_path):
     with pytest.raises(UsageError, match="cannot reach the Ray cluster at 127.0.0.1:1"):
-        run(RunConfig(suite="toy_reach", policy="noop", out=tmp_path / "o", executor="ray",
-                      ray_address="127.0.0.1:1"))  # fmt: skip
+        run(RunConfig(suite="toy_reach", policy="noop", out=tmp_path / "o", executor="ray", ray_address="127.0.0.1:1"))
     assert not (tmp_path / "o").exists()

@@ -35,9 +35,15 @@ HEAD_IP, SECOND_IP = "127.0.0.2", "127.0.0.3"  # loopback addresses (Ray rewrite
 STEP_DELAY = "0.05"  # seconds per toy step: episodes last long enough to be cut by the node's death
 # The cluster notices a dead node in seconds instead of the default ~30 s (read by the head's GCS);
 # no token authentication (it switches itself on when another Ray run left a token in ~/.ray).
-RAY_ENV = {"RAY_health_check_period_ms": "500", "RAY_health_check_timeout_ms": "500",
-           "RAY_health_check_failure_threshold": "3", "RAY_health_check_initial_delay_ms": "0",
-           "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(ROOT), "VLA_EVAL_TOY_STEP_DELAY": STEP_DELAY}  # fmt: skip
+RAY_ENV = {
+    "RAY_health_check_period_ms": "500",
+    "RAY_health_check_timeout_ms": "500",
+    "RAY_health_check_failure_threshold": "3",
+    "RAY_health_check_initial_delay_ms": "0",
+    "RAY_AUTH_MODE": "disabled",
+    "PYTHONPATH": str(ROOT),
+    "VLA_EVAL_TOY_STEP_DELAY": STEP_DELAY,
+}
 
 
 def _free_port() -> int:
@@ -48,8 +54,17 @@ def _free_port() -> int:
 
 def _ray_start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     """`ray start ... --block` in its own session (the node's processes are all under it)."""
-    cmd = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--num-gpus=0",
-           "--object-store-memory=100000000", "--disable-usage-stats", *args]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "ray.scripts.scripts",
+        "start",
+        "--block",
+        "--num-gpus=0",
+        "--object-store-memory=100000000",
+        "--disable-usage-stats",
+        *args,
+    ]
     with open(log, "w") as f:
         return subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -81,12 +96,33 @@ def two_nodes():
     procs: list[subprocess.Popen] = []
     try:
         deadline = time.monotonic() + 90
-        procs.append(_ray_start(["--head", f"--node-ip-address={HEAD_IP}", f"--port={address.split(':')[1]}",
-                                 "--num-cpus=4", "--include-dashboard=false", f"--temp-dir={tmp / 'ray'}"],
-                                env, tmp / "head.log"))  # fmt: skip
+        procs.append(
+            _ray_start(
+                [
+                    "--head",
+                    f"--node-ip-address={HEAD_IP}",
+                    f"--port={address.split(':')[1]}",
+                    "--num-cpus=4",
+                    "--include-dashboard=false",
+                    f"--temp-dir={tmp / 'ray'}",
+                ],
+                env,
+                tmp / "head.log",
+            )
+        )
         _wait_started(procs[0], tmp / "head.log", deadline)
-        procs.append(_ray_start([f"--address={address}", f"--node-ip-address={SECOND_IP}", "--num-cpus=2",
-                                 '--resources={"second_node": 1}'], env, tmp / "second.log"))  # fmt: skip
+        procs.append(
+            _ray_start(
+                [
+                    f"--address={address}",
+                    f"--node-ip-address={SECOND_IP}",
+                    "--num-cpus=2",
+                    '--resources={"second_node": 1}',
+                ],
+                env,
+                tmp / "second.log",
+            )
+        )
         _wait_started(procs[1], tmp / "second.log", deadline)
         yield address, procs[1]
     finally:
@@ -99,10 +135,25 @@ def test_losing_a_ray_node_mid_run_retries_its_episodes_and_changes_nothing(two_
     address, second = two_nodes
     out, result = tmp_path / "ray", tmp_path / "seen.json"
     driver = subprocess.run(
-        [sys.executable, "-m", "tests.ray_nodes_driver", "--address", address, "--second-pid", str(second.pid),
-         "--out", str(out), "--result", str(result)],
-        cwd=ROOT, env={**os.environ, **RAY_ENV}, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tests.ray_nodes_driver",
+            "--address",
+            address,
+            "--second-pid",
+            str(second.pid),
+            "--out",
+            str(out),
+            "--result",
+            str(result),
+        ],
+        cwd=ROOT,
+        env={**os.environ, **RAY_ENV},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert driver.returncode == 0 and result.exists(), driver.stderr[-3000:]
     seen = json.loads(result.read_text())
     head_id, second_id = seen["nodes"]["head"], seen["nodes"]["second"]
@@ -123,12 +174,32 @@ def test_losing_a_ray_node_mid_run_retries_its_episodes_and_changes_nothing(two_
     assert died and set(died) <= on_second  # only workers of the lost node died ...
     assert len(retried) == len(died) and all(r["attempts"] == 2 for r in retried)  # ... and each lost episode ran again
     assert seen["restarted_on"] == [head_id] * len(died)  # on the surviving node
-    print(json.dumps({"wall_s": round(seen["wall_s"], 1), "on_second": sorted(on_second),
-                      "killed_after_rows": seen["killed_after"], "died": died, "retried": len(retried)}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "wall_s": round(seen["wall_s"], 1),
+                "on_second": sorted(on_second),
+                "killed_after_rows": seen["killed_after"],
+                "died": died,
+                "retried": len(retried),
+            }
+        )
+    )
 
     undisturbed = tmp_path / "local"
-    assert run(RunConfig(suite="toy_reach", policy="tests.toy_policies:ToyExpert", out=undisturbed, workers=2,
-                         gpus="none", **EPISODES)) == 0  # fmt: skip
+    assert (
+        run(
+            RunConfig(
+                suite="toy_reach",
+                policy="tests.toy_policies:ToyExpert",
+                out=undisturbed,
+                workers=2,
+                gpus="none",
+                **EPISODES,
+            )
+        )
+        == 0
+    )
     assert (undisturbed / "report.csv").read_text() == (out / "report.csv").read_text()
     outcome = lambda rs: {r["episode_id"]: (r["success"], r["steps"]) for r in rs}  # noqa: E731
     assert outcome(rows) == outcome(read_rows(undisturbed / EPISODES_FILE))

@@ -17,8 +17,20 @@ def test_vlnce_recipe_is_a_conda_environment():
     spec = envs.env_spec(get_suite("r2r_val_unseen"))
     assert spec is not None and spec.conda_env is not None
     cmd = spec.conda_env.create_command("conda", Path("/x/vlnce"))
-    assert cmd == ["conda", "create", "-y", "-p", "/x/vlnce", "-c", "conda-forge", "-c", "aihabitat",
-                   "python=3.11", "habitat-sim=0.3.4", "headless"]  # fmt: skip
+    assert cmd == [
+        "conda",
+        "create",
+        "-y",
+        "-p",
+        "/x/vlnce",
+        "-c",
+        "conda-forge",
+        "-c",
+        "aihabitat",
+        "python=3.11",
+        "habitat-sim=0.3.4",
+        "headless",
+    ]
     # the recipe is part of the environment's digest: changing it rebuilds
     other = envs.EnvSpec(spec.key, spec.folder, spec.requirements, spec.setup, spec.conda, spec.notes, None)
     assert other.digest != spec.digest

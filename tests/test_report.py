@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import math
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -88,8 +88,9 @@ def test_unknown_aggregation_and_empty_input_raise():
 # --------------------------------------------------------------------------- hand check values (protocols.md §7)
 
 
-@pytest.mark.parametrize("k, n, lo, hi", [(45, 50, 78.6, 95.7), (485, 500, 95.1, 98.2), (12, 24, 31.4, 68.6),
-                                          (1057, 1839, 55.2, 59.7)])
+@pytest.mark.parametrize(
+    "k, n, lo, hi", [(45, 50, 78.6, 95.7), (485, 500, 95.1, 98.2), (12, 24, 31.4, 68.6), (1057, 1839, 55.2, 59.7)]
+)
 def test_pooled_suite_is_k_over_n_with_wilson(k, n, lo, hi):
     e = agg.rate_pooled([counts(k, n)])
     assert (e.k, e.n) == (k, n) and e.value == k / n
@@ -126,9 +127,12 @@ def test_libero_average_of_four_suites_is_stratified_over_suites():
     assert avg.sr == pytest.approx(0.9475)
     assert (avg.ci_low, avg.ci_high) == pytest.approx(stratified_score_interval(list(ks.values()), [500] * 4)[1:])
     assert avg.ci_low == pytest.approx(0.9475 - 0.009679, abs=1e-3) and avg.ci_high == pytest.approx(
-        0.9475 + 0.009679, abs=1e-3)
+        0.9475 + 0.009679, abs=1e-3
+    )
     assert avg.n == 2000 and avg.successes == sum(ks.values())
-    assert "| libero_avg | **LIBERO average** (mean of 4 suites) | 2000 | 94.8 | [93.7, 95.6] | 0 | 0 |" in to_markdown(df)
+    assert "| libero_avg | **LIBERO average** (mean of 4 suites) | 2000 | 94.8 | [93.7, 95.6] | 0 | 0 |" in to_markdown(
+        df
+    )
     # libero_90 is reported apart and does not move the average
     df90 = aggregate(rows + libero_rows("libero_90", 1800, tasks=90), reference=[])
     assert all_row(df90, "libero_avg").sr == avg.sr and all_row(df90, "libero_90").n == 4500
@@ -144,8 +148,9 @@ def test_no_average_unless_all_four_suites_are_there():
 
 
 def simpler_info(name):
-    return SuiteInfo(name, aggregation="task_mean", split="visual_matching",
-                     rate_metrics=("ever_grasped", "grasp_5"))  # declared (not among KNOWN_METRICS)
+    return SuiteInfo(
+        name, aggregation="task_mean", split="visual_matching", rate_metrics=("ever_grasped", "grasp_5")
+    )  # declared (not among KNOWN_METRICS)
 
 
 def test_task_mean_suite_and_grasp_metrics_kept_apart():
@@ -190,8 +195,13 @@ def test_episode_mean_continuous_metrics_and_reproduction():
     ne = [2.0, 8.0, 5.0, 4.0, 6.0, 5.0]
 
     def metrics(ti, ei, success):
-        return {"success": success, "spl": spl[ei], "navigation_error": ne[ei], "oracle_success": ei < 4,
-                "positions": [[0, 0, 0]]}
+        return {
+            "success": success,
+            "spl": spl[ei],
+            "navigation_error": ne[ei],
+            "oracle_success": ei < 4,
+            "positions": [[0, 0, 0]],
+        }
 
     rows = episode_rows("r2r_val_unseen", {0: counts(3, 6)}, metrics=metrics)
     df = aggregate(rows, reproduces="StreamVLN")
@@ -199,7 +209,9 @@ def test_episode_mean_continuous_metrics_and_reproduction():
     assert set(m) == {"spl", "navigation_error", "oracle_success"}  # lists and unknown keys are left out
     s = math.sqrt(sum((x - 0.5) ** 2 for x in spl) / 5)
     assert m["spl"]["value"] == pytest.approx(0.5) and m["spl"]["n"] == 6 and m["spl"]["kind"] == "mean"
-    assert (m["spl"]["ci_low"], m["spl"]["ci_high"]) == pytest.approx((0.5 - 1.96 * s / 6**0.5, 0.5 + 1.96 * s / 6**0.5))
+    assert (m["spl"]["ci_low"], m["spl"]["ci_high"]) == pytest.approx(
+        (0.5 - 1.96 * s / 6**0.5, 0.5 + 1.96 * s / 6**0.5)
+    )
     assert m["oracle_success"]["value"] == pytest.approx(4 / 6) and m["oracle_success"]["kind"] == "rate"
     v = {x["metric"]: x["verdict"] for x in df.attrs["reference"] if x["reproduces"]}
     # published StreamVLN R2R: NE 4.98 m, OSR 64.2, SR 56.9, SPL 51.9 (all inside our wide intervals here)
@@ -238,8 +250,10 @@ def test_n_zero_suite_row():
     r = all_row(df, "toy_reach")
     assert r.n == 0 and r.errors == 2 and math.isnan(r.sr)
     assert "| toy_reach | **all** | 0 | - | - | 0 | 2 |" in to_markdown(df)
-    assert "**INCOMPLETE**: episodes with simulator/infrastructure/timeout errors are not counted (toy_reach 2)" \
+    assert (
+        "**INCOMPLETE**: episodes with simulator/infrastructure/timeout errors are not counted (toy_reach 2)"
         in to_markdown(df)
+    )
 
 
 def test_policy_errors_count_as_failures_and_simulator_errors_make_the_run_incomplete():
@@ -254,11 +268,16 @@ def test_policy_errors_count_as_failures_and_simulator_errors_make_the_run_incom
     assert "| toy_reach | **all** | 14 | 78.6 | [52.4, 92.4] | 3 | 2 |" in md and "INCOMPLETE" in md
     # a reproduction verdict says both
     info = lambda n: SuiteInfo(n, "pooled", n_episodes=16)  # noqa: E731
-    ref = [ReferenceRow(method="M", suite="toy_reach", split="default", metric="SR", value=78.0, source="s",
-                        training_protocol="t")]
+    ref = [
+        ReferenceRow(
+            method="M", suite="toy_reach", split="default", metric="SR", value=78.0, source="s", training_protocol="t"
+        )
+    ]
     v = aggregate(rows, reference=ref, reproduces="M", info=info).attrs["reference"][0]["verdict"]
-    assert v == ("reproduced (incomplete: 2 episode(s) with simulator/infrastructure/timeout errors not counted; "
-                 "3 policy error(s) counted as failures)")
+    assert v == (
+        "reproduced (incomplete: 2 episode(s) with simulator/infrastructure/timeout errors not counted; "
+        "3 policy error(s) counted as failures)"
+    )
     # rows of an older ledger: an error without a class is not counted (incomplete), never a success
     old = [dict(x, error_class=None) for x in episode_rows("toy_reach", {0: [True, "error"]})]
     r = all_row(aggregate(old, reference=[]), "toy_reach")
@@ -268,8 +287,9 @@ def test_policy_errors_count_as_failures_and_simulator_errors_make_the_run_incom
 # --------------------------------------------------------------------------- properties
 
 
-tasks_st = st.lists(st.integers(1, 60).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))), min_size=1,
-                    max_size=8)
+tasks_st = st.lists(
+    st.integers(1, 60).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))), min_size=1, max_size=8
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -321,8 +341,17 @@ def test_reference_rows_hold_protocols_section_8():
     assert get[("StarVLA-OFT", "domino_per_action", "demo_clean_dynamic", "MS", "")].value == 30.49
     assert get[("StreamVLN", "rxr_val_unseen", "val_unseen", "nDTW", "")].value == 61.9
     assert {r.suite for r in rows} == {  # this harness's suite names (and the LIBERO benchmark row)
-        *LIBERO4, "libero_avg", "simpler_widowx", "robocasa_gr1", "robotwin_easy", "robotwin_hard", "domino", "domino_per_action",
-        "r2r_val_unseen", "rxr_val_unseen"}
+        *LIBERO4,
+        "libero_avg",
+        "simpler_widowx",
+        "robocasa_gr1",
+        "robotwin_easy",
+        "robotwin_hard",
+        "domino",
+        "domino_per_action",
+        "r2r_val_unseen",
+        "rxr_val_unseen",
+    }
     assert all(r.source and r.training_protocol for r in rows)
     assert all(r.ours is not None for r in rows)  # every published metric maps onto one of ours
 
@@ -332,13 +361,18 @@ def test_qwen_vla_readme_rows_with_split_and_comparability():
     get = {(r.method, r.suite, r.split, r.metric): r for r in rows if not r.task}
     base = {k[1:]: r.value for k, r in get.items() if k[0] == "Qwen-VLA-Base"}
     assert base == {
-        ("libero_avg", "default", "SR"): 90.8, ("robocasa_gr1", "default", "SR"): 40.4,
-        ("simpler_widowx", "visual_matching", "SR"): 64.3, ("robotwin_easy", "demo_clean", "SR"): 64.3,
-        ("robotwin_hard", "demo_randomized", "SR"): 66.4, ("r2r_val_unseen", "val_unseen", "OSR"): 61.7,
-        ("r2r_val_unseen", "val_unseen", "SR"): 53.8, ("rxr_val_unseen", "val_unseen", "SR"): 55.1,
-        ("simpler_widowx", "ood", "SR"): 25.3, ("domino", "unspecified", "SR"): 21.1,
+        ("libero_avg", "default", "SR"): 90.8,
+        ("robocasa_gr1", "default", "SR"): 40.4,
+        ("simpler_widowx", "visual_matching", "SR"): 64.3,
+        ("robotwin_easy", "demo_clean", "SR"): 64.3,
+        ("robotwin_hard", "demo_randomized", "SR"): 66.4,
+        ("r2r_val_unseen", "val_unseen", "OSR"): 61.7,
+        ("r2r_val_unseen", "val_unseen", "SR"): 53.8,
+        ("rxr_val_unseen", "val_unseen", "SR"): 55.1,
+        ("simpler_widowx", "ood", "SR"): 25.3,
+        ("domino", "unspecified", "SR"): 21.1,
         ("domino", "unspecified", "MS"): 37.4,
-    }  # fmt: skip
+    }
     assert get[("Qwen-VLA-Instruct", "simpler_widowx", "ood", "SR")].value == 32.0
     for r in rows:
         if r.method.startswith("Qwen-VLA") and (r.split in ("ood", "unspecified")):
@@ -385,8 +419,13 @@ def test_reproduction_verdicts_on_libero(tmp_path):
     df = aggregate(rows, reproduces="openvla-oft")  # case-insensitive method name
     v = {x["suite"]: x["verdict"] for x in df.attrs["reference"] if x["reproduces"]}
     # published OpenVLA-OFT: 97.6 / 98.4 / 97.9 / 94.5 / avg 97.1
-    assert v == {"libero_spatial": "reproduced", "libero_object": "reproduced", "libero_goal": "not reproduced",
-                 "libero_10": "not reproduced", "libero_avg": "not reproduced"}
+    assert v == {
+        "libero_spatial": "reproduced",
+        "libero_object": "reproduced",
+        "libero_goal": "not reproduced",
+        "libero_10": "not reproduced",
+        "libero_avg": "not reproduced",
+    }
     refs = [x for x in df.attrs["reference"] if x["suite"] == "libero_spatial"]
     assert len(refs) == 10 and {x["method"] for x in refs} >= {"OpenVLA", "pi0", "ABot-M0"}
     write_report(tmp_path, df)
@@ -403,7 +442,8 @@ def test_partial_and_shortened_runs_are_qualified():
     assert v == ["reproduced (partial run: 50 of 500 episodes)"]
     short = aggregate(episode_rows("libero_spatial", {0: counts(49, 50)}, max_steps=60), reproduces="OpenVLA-OFT")
     assert [x["verdict"] for x in short.attrs["reference"] if x["reproduces"]] == [
-        "not comparable (step limit overridden)"]
+        "not comparable (step limit overridden)"
+    ]
     toy = aggregate(episode_rows("toy_reach", {0: [True]}), reproduces="pi0")
     assert [x["verdict"] for x in toy.attrs["reference"]] == ["no reference row for pi0 on toy_reach"]
     with pytest.raises(UsageError, match=r"no reference rows for method 'nobody' \(known: .*OpenVLA-OFT"):
@@ -432,11 +472,15 @@ def test_cli_leaderboard_over_four_suite_dirs(tmp_path, capsys):
     other = str(write_run(tmp_path / "other", libero_rows("libero_spatial", 400), policy="theirs"))
     code, out, _ = cli(capsys, "report", *dirs, other, "--reproduces", "OpenVLA-OFT")
     assert code == 0
-    board = out[out.index("leaderboard: SR"):]
+    board = out[out.index("leaderboard: SR") :]
     assert "libero_avg" in board and "94.8 [93.7, 95.6] n=2000 ✗" in board  # published avg 97.1 is outside
     assert "97.0 [95.1, 98.2] n=500 ✓" in board and "80.0 [76.3, 83.3] n=500 ✗" in board
-    assert board.index("libero_spatial") < board.index("libero_object") < board.index("libero_10") < board.index(
-        "libero_avg")
+    assert (
+        board.index("libero_spatial")
+        < board.index("libero_object")
+        < board.index("libero_10")
+        < board.index("libero_avg")
+    )
     pub = next(line for line in board.splitlines() if "OpenVLA-OFT (published)" in line)
     assert [c.strip() for c in pub.split("│")[2:7]] == ["97.6", "98.4", "97.9", "94.5", "97.1"]
 

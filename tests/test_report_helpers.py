@@ -28,8 +28,8 @@ def episode_rows(
     Episode ids are the real ones when ``suite`` is installed (so runs pair and protocol step
     limits apply), made up otherwise.
     """
-    from vla_eval.suite import get_suite
     from vla_eval.errors import UsageError
+    from vla_eval.suite import get_suite
 
     try:
         s = get_suite(suite)
@@ -45,20 +45,38 @@ def episode_rows(
         except UsageError:  # not installed, or its episodes come from data that is not here
             task = s.protocol.tasks[ti] if s is not None else None
             steps = max_steps or (task.max_steps if task else 60)
-            meta = [(_fake_id(suite, ti, ei), task.name if task else f"task_{ti}", steps, protocol_version)
-                    for ei in range(len(outs))]
+            meta = [
+                (_fake_id(suite, ti, ei), task.name if task else f"task_{ti}", steps, protocol_version)
+                for ei in range(len(outs))
+            ]
         for ei, (o, (eid, task, steps, pv)) in enumerate(zip(outs, meta)):
             err = o in ("error", "policy_error")
             success = bool(o) and not err
-            rows.append({
-                "episode_id": eid, "suite": suite, "protocol_version": pv, "task": task, "task_index": ti,
-                "episode_index": ei, "seed": 7, "init_state_id": str(ei), "max_steps": steps,
-                "policy": "p", "checkpoint": None, "harness_version": "0", "simulator": {},
-                "status": "error" if err else "ok", "error": "boom" if err else None,
-                "error_class": ("policy" if o == "policy_error" else "simulator") if err else None, "success": success, "steps": 10,
-                "metrics": metrics(ti, ei, success) if metrics else {"success": success},
-                "timing": {"sim_s": 0, "policy_s": 0, "harness_s": 0, "total_s": 0}, "finished_at": "",
-            })  # fmt: skip
+            rows.append(
+                {
+                    "episode_id": eid,
+                    "suite": suite,
+                    "protocol_version": pv,
+                    "task": task,
+                    "task_index": ti,
+                    "episode_index": ei,
+                    "seed": 7,
+                    "init_state_id": str(ei),
+                    "max_steps": steps,
+                    "policy": "p",
+                    "checkpoint": None,
+                    "harness_version": "0",
+                    "simulator": {},
+                    "status": "error" if err else "ok",
+                    "error": "boom" if err else None,
+                    "error_class": ("policy" if o == "policy_error" else "simulator") if err else None,
+                    "success": success,
+                    "steps": 10,
+                    "metrics": metrics(ti, ei, success) if metrics else {"success": success},
+                    "timing": {"sim_s": 0, "policy_s": 0, "harness_s": 0, "total_s": 0},
+                    "finished_at": "",
+                }
+            )
     return rows
 
 
@@ -74,10 +92,16 @@ def write_run(
     out.mkdir(parents=True, exist_ok=True)
     suite = rows[0]["suite"] if rows else "toy_reach"
     cfg = {
-        "suite": suite, "protocol_version": rows[0]["protocol_version"] if rows else "1", "policy": policy,
-        "policy_args": {}, "policy_name": policy, "checkpoint": None, "max_steps": None, "replan_steps": 5,
+        "suite": suite,
+        "protocol_version": rows[0]["protocol_version"] if rows else "1",
+        "policy": policy,
+        "policy_args": {},
+        "policy_name": policy,
+        "checkpoint": None,
+        "max_steps": None,
+        "replan_steps": 5,
         "simulator": {},
-    }  # fmt: skip
+    }
     cfg.update(config or {})
     doc: dict[str, Any] = {"config": cfg, "created": ""}
     if reproduces is not None:

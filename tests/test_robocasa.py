@@ -10,12 +10,12 @@ import importlib.util
 import json
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import tomllib
 
 from vla_eval.executors.local import InProcessSlot
 from vla_eval.executors.replicas import InProcessPolicy
@@ -41,13 +41,27 @@ TASKS = [
     *(
         f"PosttrainPnPNovelFrom{x}SplitA"
         for x in (
-            "CuttingboardToBasket", "CuttingboardToCardboardbox", "CuttingboardToPan", "CuttingboardToPot",
-            "CuttingboardToTieredbasket", "PlacematToBasket", "PlacematToBowl", "PlacematToPlate",
-            "PlacematToTieredshelf", "PlateToBowl", "PlateToCardboardbox", "PlateToPan", "PlateToPlate",
-            "TrayToCardboardbox", "TrayToPlate", "TrayToPot", "TrayToTieredbasket", "TrayToTieredshelf",
+            "CuttingboardToBasket",
+            "CuttingboardToCardboardbox",
+            "CuttingboardToPan",
+            "CuttingboardToPot",
+            "CuttingboardToTieredbasket",
+            "PlacematToBasket",
+            "PlacematToBowl",
+            "PlacematToPlate",
+            "PlacematToTieredshelf",
+            "PlateToBowl",
+            "PlateToCardboardbox",
+            "PlateToPan",
+            "PlateToPlate",
+            "TrayToCardboardbox",
+            "TrayToPlate",
+            "TrayToPot",
+            "TrayToTieredbasket",
+            "TrayToTieredshelf",
         )
     ),
-]  # fmt: skip
+]
 
 
 def robocasa_importable() -> bool:

@@ -8,12 +8,12 @@ import contextlib
 import importlib
 import json
 import sys
-import tomllib
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 
 from tests.fake_robotwin import FAKE_TASK, make_fake_root, write_packages
 from vla_eval.suite import TaskSpec, get_suite
@@ -33,8 +33,16 @@ place_object_basket place_object_scale place_object_stand place_phone_stand plac
 put_bottles_dustbin put_object_cabinet rotate_qrcode scan_object shake_bottle_horizontally shake_bottle
 stack_blocks_three stack_blocks_two stack_bowls_three stack_bowls_two stamp_seal turn_switch""".split()
 # RoboTwin stable_2.0 task_config/_eval_step_limit.yml (a sample).
-STEP_LIM = {"adjust_bottle": 400, "blocks_ranking_rgb": 1200, "open_microwave": 1500, "put_bottles_dustbin": 1700,
-            "hanging_mug": 900, "place_dual_shoes": 600, "stack_bowls_two": 900, "handover_block": 800}  # fmt: skip
+STEP_LIM = {
+    "adjust_bottle": 400,
+    "blocks_ranking_rgb": 1200,
+    "open_microwave": 1500,
+    "put_bottles_dustbin": 1700,
+    "hanging_mug": 900,
+    "place_dual_shoes": 600,
+    "stack_bowls_two": 900,
+    "handover_block": 800,
+}
 
 
 @pytest.mark.parametrize("suite,config", [("robotwin_easy", "demo_clean"), ("robotwin_hard", "demo_randomized")])
@@ -135,21 +143,38 @@ def _embodiment(n=6):
 
 
 def test_build_eval_args():
-    cfg = {"embodiment": ["aloha-agilex"], "camera": {"head_camera_type": "D435"}, "data_type": {"rgb": True, "qpos": True},
-           "eval_video_log": True, "render_freq": 0, "clear_cache_freq": 5, "domain_randomization": {}}  # fmt: skip
+    cfg = {
+        "embodiment": ["aloha-agilex"],
+        "camera": {"head_camera_type": "D435"},
+        "data_type": {"rgb": True, "qpos": True},
+        "eval_video_log": True,
+        "render_freq": 0,
+        "clear_cache_freq": 5,
+        "domain_randomization": {},
+    }
     args = common.build_eval_args(
-        cfg, {"D435": {"w": 320, "h": 240}}, {"aloha-agilex": {"file_path": "./assets/embodiments/aloha-agilex/"}},
-        lambda f: _embodiment(), "lift_pot", "demo_clean", want_rgb=True,
-    )  # fmt: skip
+        cfg,
+        {"D435": {"w": 320, "h": 240}},
+        {"aloha-agilex": {"file_path": "./assets/embodiments/aloha-agilex/"}},
+        lambda f: _embodiment(),
+        "lift_pot",
+        "demo_clean",
+        want_rgb=True,
+    )
     assert (args["head_camera_h"], args["head_camera_w"]) == (240, 320)
     assert args["left_robot_file"] == args["right_robot_file"] and args["dual_arm_embodied"] is True
     assert args["eval_mode"] is True and args["eval_video_log"] is False and args["task_name"] == "lift_pot"
     assert common.arm_dims(args) == (6, 6)
     cfg3 = dict(cfg, embodiment=["piper", "ur5-wsg", 0.6])
     args3 = common.build_eval_args(
-        cfg3, {"D435": {"w": 320, "h": 240}}, {"piper": {"file_path": "p"}, "ur5-wsg": {"file_path": "u"}},
-        lambda f: _embodiment(6), "lift_pot", "demo_clean", want_rgb=False,
-    )  # fmt: skip
+        cfg3,
+        {"D435": {"w": 320, "h": 240}},
+        {"piper": {"file_path": "p"}, "ur5-wsg": {"file_path": "u"}},
+        lambda f: _embodiment(6),
+        "lift_pot",
+        "demo_clean",
+        want_rgb=False,
+    )
     assert args3["dual_arm_embodied"] is False and args3["embodiment_dis"] == 0.6 and args3["data_type"]["rgb"] is False
     assert cfg["eval_video_log"] is True  # the input is not modified
 

@@ -38,8 +38,24 @@ def run_one_episode(suite: str, folder: str, tmp_path: Path) -> dict:
     if not ok:
         pytest.skip(f"{suite} is not installed here: {why}")
     out = tmp_path / "run"
-    cmd = [py, "-m", "vla_eval.cli", "run", "--suite", suite, "--policy", "noop", "--tasks", "0",
-           "--episodes", "0:1", "--max-steps", "5", "--out", str(out)]  # fmt: skip
+    cmd = [
+        py,
+        "-m",
+        "vla_eval.cli",
+        "run",
+        "--suite",
+        suite,
+        "--policy",
+        "noop",
+        "--tasks",
+        "0",
+        "--episodes",
+        "0:1",
+        "--max-steps",
+        "5",
+        "--out",
+        str(out),
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=3600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     rows = [json.loads(x) for x in (out / "episodes.jsonl").read_text().splitlines()]

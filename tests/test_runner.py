@@ -17,9 +17,22 @@ from vla_eval.runner import RunConfig, run
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = {
-    "episode_id", "suite", "protocol_version", "task", "episode_index", "seed", "policy", "checkpoint",
-    "harness_version", "status", "error", "success", "steps", "metrics", "timing",
-}  # fmt: skip
+    "episode_id",
+    "suite",
+    "protocol_version",
+    "task",
+    "episode_index",
+    "seed",
+    "policy",
+    "checkpoint",
+    "harness_version",
+    "status",
+    "error",
+    "success",
+    "steps",
+    "metrics",
+    "timing",
+}
 
 
 def rows(out: Path) -> list[dict]:
@@ -124,7 +137,9 @@ def test_replan_steps_sets_how_often_the_policy_is_asked(tmp_path):
         toy_policies.ToyExpert.calls = 0
         run(cfg(tmp_path / str(k), policy="noop", tasks="0", episodes="0"))  # warm nothing; noop runs 40 steps
         toy_policies.ToyExpert.calls = 0
-        run(cfg(tmp_path / f"e{k}", tasks="0", episodes="0", replan_steps=k, in_process=True, policy_args=("gain=0.2",)))
+        run(
+            cfg(tmp_path / f"e{k}", tasks="0", episodes="0", replan_steps=k, in_process=True, policy_args=("gain=0.2",))
+        )
         counts[k] = (toy_policies.ToyExpert.calls, rows(tmp_path / f"e{k}")[0]["steps"])
     calls1, steps1 = counts[1]
     calls4, steps4 = counts[4]

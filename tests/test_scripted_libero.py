@@ -93,7 +93,10 @@ def test_gripper_collision_model():
 
 def test_parse_goal_is_case_insensitive():
     assert parse_goal([["In", "alphabet_soup_1", "basket_1_contain_region"]]) == (
-        "in", "alphabet_soup_1", "basket_1_contain_region")
+        "in",
+        "alphabet_soup_1",
+        "basket_1_contain_region",
+    )
     assert parse_goal([["on", "akita_black_bowl_1", "plate_1"]]) == ("on", "akita_black_bowl_1", "plate_1")
     assert parse_goal([["open", "drawer_1"]]) is None
 
@@ -105,8 +108,14 @@ def test_metadata_reset_and_idle_without_a_goal():
     assert spec.privileged and spec.cameras == () and spec.needs_state
     assert spec.horizon == 1 and spec.replan_steps == 1 and spec.action_dim == 7
     obs = [
-        Observation(images={}, state=np.zeros(8, np.float32), instruction="x", env_id=i, episode_id=f"e{i}",
-                    extras={"goal": [], "objects": {}, "eef_pos": np.zeros(3), "eef_quat": np.array([1.0, 0, 0, 0])})
+        Observation(
+            images={},
+            state=np.zeros(8, np.float32),
+            instruction="x",
+            env_id=i,
+            episode_id=f"e{i}",
+            extras={"goal": [], "objects": {}, "eef_pos": np.zeros(3), "eef_quat": np.array([1.0, 0, 0, 0])},
+        )
         for i in range(3)
     ]
     out = policy.infer_batch(obs)

@@ -83,7 +83,9 @@ def ask(ws, payload) -> object:
 
 
 def harness_obs(i: int) -> Observation:
-    return Observation(images={}, state=np.array([i, 10 + i], np.float32), instruction="go", env_id=i, episode_id=f"e{i}", step=2)
+    return Observation(
+        images={}, state=np.array([i, 10 + i], np.float32), instruction="go", env_id=i, episode_id=f"e{i}", step=2
+    )
 
 
 def test_concurrent_sessions_share_one_infer_batch_call(server):
@@ -211,10 +213,28 @@ def test_serve_cli_runs_the_toy_loop_end_to_end(tmp_path):
     """`vla-eval serve` in a subprocess; `vla-eval run --policy openpi://...` drives it; SIGTERM stops it."""
     env = {**os.environ, "VLA_EVAL_SERVE_TOKEN": "tok"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vla_eval.cli", "serve", "--policy", "random", "--policy-args", "seed=3", "horizon=4",
-         "--suite", "toy_reach", "--port", "0", "--max-wait-ms", "1"],
-        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "vla_eval.cli",
+            "serve",
+            "--policy",
+            "random",
+            "--policy-args",
+            "seed=3",
+            "horizon=4",
+            "--suite",
+            "toy_reach",
+            "--port",
+            "0",
+            "--max-wait-ms",
+            "1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines: list[str] = []
         reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
@@ -228,8 +248,25 @@ def test_serve_cli_runs_the_toy_loop_end_to_end(tmp_path):
         assert port, "".join(lines)
         out = tmp_path / "run"
         with pytest.raises(SystemExit) as e:
-            cli_main(["run", "--suite", "toy_reach", "--policy", f"openpi://127.0.0.1:{port}", "--policy-args", "token=tok",
-                      "--tasks", "0", "--episodes", "0:2", "--max-steps", "5", "--out", str(out)])  # fmt: skip
+            cli_main(
+                [
+                    "run",
+                    "--suite",
+                    "toy_reach",
+                    "--policy",
+                    f"openpi://127.0.0.1:{port}",
+                    "--policy-args",
+                    "token=tok",
+                    "--tasks",
+                    "0",
+                    "--episodes",
+                    "0:2",
+                    "--max-steps",
+                    "5",
+                    "--out",
+                    str(out),
+                ]
+            )
         assert e.value.code == 0
         rows = list(read_rows(out / EPISODES_FILE))
         assert len(rows) == 2 and all(r["status"] == "ok" and r["steps"] == 5 for r in rows)

@@ -8,11 +8,11 @@ import json
 import math
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 
 from vla_eval.suite import get_suite
 
@@ -75,11 +75,21 @@ def test_widowx_ms3_gets_no_v0_reference_rows():
 BRIDGE_V0 = {
     "PutSpoonOnTableClothInScene-v0": ("widowx", "bridge_table_1_v1", "bridge_real_eval_1.png", [0.147, 0.028], 60),
     "PutCarrotOnPlateInScene-v0": ("widowx", "bridge_table_1_v1", "bridge_real_eval_1.png", [0.147, 0.028], 60),
-    "StackGreenCubeOnYellowCubeBakedTexInScene-v0":
-        ("widowx", "bridge_table_1_v1", "bridge_real_eval_1.png", [0.147, 0.028], 60),
-    "PutEggplantInBasketScene-v0":
-        ("widowx_sink_camera_setup", "bridge_table_1_v2", "bridge_sink.png", [0.127, 0.06], 120),
-}  # fmt: skip
+    "StackGreenCubeOnYellowCubeBakedTexInScene-v0": (
+        "widowx",
+        "bridge_table_1_v1",
+        "bridge_real_eval_1.png",
+        [0.147, 0.028],
+        60,
+    ),
+    "PutEggplantInBasketScene-v0": (
+        "widowx_sink_camera_setup",
+        "bridge_table_1_v2",
+        "bridge_sink.png",
+        [0.127, 0.06],
+        120,
+    ),
+}
 
 
 def test_widowx_v0_protocol_is_octo_bridge_sh():
@@ -169,8 +179,10 @@ def test_google_va_counts_what_the_metric_script_counts():
     """calc_metrics_evaluation_videos.py leaves the two camera variants out: 675 / 480 episodes."""
     from vla_eval.suites.simpler.real2sim import episodes as ep
 
-    counted = {t: sum(e["counted"] for e in ep.task_episodes("simpler_google_va", t))
-               for t in ("pick_coke_can", "move_near", "open_close_drawer", "put_apple_in_top_drawer")}  # fmt: skip
+    counted = {
+        t: sum(e["counted"] for e in ep.task_episodes("simpler_google_va", t))
+        for t in ("pick_coke_can", "move_near", "open_close_drawer", "put_apple_in_top_drawer")
+    }
     assert counted == {"pick_coke_can": 675, "move_near": 480, "open_close_drawer": 378, "put_apple_in_top_drawer": 189}
     coke = ep.task_episodes("simpler_google_va", "pick_coke_can")
     groups = {(e["subtask"], e["group"]) for e in coke if e["counted"]}
@@ -199,8 +211,10 @@ def test_group_mean_aggregation_is_the_metric_scripts():
     rng = np.random.default_rng(0)
     for suite in ("simpler_google_vm", "simpler_google_va"):
         for task in ("pick_coke_can", "move_near", "open_close_drawer", "put_apple_in_top_drawer"):
-            eps = [{**e, "success": bool(rng.random() < 0.3 + 0.4 * (e["subtask"] == "close"))}
-                   for e in ep.task_episodes(suite, task)]  # fmt: skip
+            eps = [
+                {**e, "success": bool(rng.random() < 0.3 + 0.4 * (e["subtask"] == "close"))}
+                for e in ep.task_episodes(suite, task)
+            ]
             est = rate_group_mean(eps)
             assert est.value == pytest.approx(_metric_script(eps)), (suite, task)
             assert est.n == sum(e["counted"] for e in eps)
@@ -218,14 +232,27 @@ def test_report_aggregates_google_suites_per_task_and_overall():
     from vla_eval.report import aggregate
 
     def row(ti, task, i, success, group, subtask="", counted=True):
-        return {"suite": "simpler_google_va", "task_index": ti, "task": task, "episode_id": f"{ti}-{i}", "episode_index": i, "status": "ok",
-                "success": success, "max_steps": None,
-                "metrics": {"group": group, "subtask": subtask, "counted": counted}}  # fmt: skip
+        return {
+            "suite": "simpler_google_va",
+            "task_index": ti,
+            "task": task,
+            "episode_id": f"{ti}-{i}",
+            "episode_index": i,
+            "status": "ok",
+            "success": success,
+            "max_steps": None,
+            "metrics": {"group": group, "subtask": subtask, "counted": counted},
+        }
 
-    rows = [row(0, "pick_coke_can", 0, True, "g1", "horizontal"), row(0, "pick_coke_can", 1, False, "g2", "horizontal"),
-            row(0, "pick_coke_can", 2, False, "g2", "horizontal"), row(0, "pick_coke_can", 3, True, "g3", "standing"),
-            row(0, "pick_coke_can", 4, False, "cam", "standing", counted=False),
-            row(1, "move_near", 0, False, "m1"), row(1, "move_near", 1, True, "m2")]  # fmt: skip
+    rows = [
+        row(0, "pick_coke_can", 0, True, "g1", "horizontal"),
+        row(0, "pick_coke_can", 1, False, "g2", "horizontal"),
+        row(0, "pick_coke_can", 2, False, "g2", "horizontal"),
+        row(0, "pick_coke_can", 3, True, "g3", "standing"),
+        row(0, "pick_coke_can", 4, False, "cam", "standing", counted=False),
+        row(1, "move_near", 0, False, "m1"),
+        row(1, "move_near", 1, True, "m2"),
+    ]
     df = aggregate(rows, reference=[])
     t0 = df[(df.suite == "simpler_google_va") & (df.task_index == 0)].iloc[0]
     assert t0.sr == pytest.approx(((1 + 0) / 2 + 1) / 2) and t0.n == 4  # the camera episode is not counted
@@ -287,8 +314,12 @@ def test_lavapipe_env(tmp_path, monkeypatch):
 
 
 def test_setup_scripts_are_valid_bash():
-    for script in (SIMPLER / "setup_lavapipe.sh", ROOT / "suites" / "sapien_render" / "setup_lavapipe.sh",
-                   ROOT / "suites" / "sapien_render" / "build_vk_shim.sh", REAL2SIM / "setup.sh"):  # fmt: skip
+    for script in (
+        SIMPLER / "setup_lavapipe.sh",
+        ROOT / "suites" / "sapien_render" / "setup_lavapipe.sh",
+        ROOT / "suites" / "sapien_render" / "build_vk_shim.sh",
+        REAL2SIM / "setup.sh",
+    ):
         assert subprocess.run(["bash", "-n", str(script)]).returncode == 0, script
 
 
@@ -304,10 +335,17 @@ def test_env_toml_files():
     from vla_eval.envs import env_spec
 
     # the three -v0 suites share one environment; the ManiSkill3 ones another
-    keys = {n: env_spec(get_suite(n)).key for n in ("simpler_widowx", "simpler_google_vm", "simpler_google_va",
-                                                    "simpler_widowx_ms3", "maniskill3")}  # fmt: skip
-    assert keys == {"simpler_widowx": "real2sim", "simpler_google_vm": "real2sim", "simpler_google_va": "real2sim",
-                    "simpler_widowx_ms3": "simpler", "maniskill3": "simpler"}  # fmt: skip
+    keys = {
+        n: env_spec(get_suite(n)).key
+        for n in ("simpler_widowx", "simpler_google_vm", "simpler_google_va", "simpler_widowx_ms3", "maniskill3")
+    }
+    assert keys == {
+        "simpler_widowx": "real2sim",
+        "simpler_google_vm": "real2sim",
+        "simpler_google_va": "real2sim",
+        "simpler_widowx_ms3": "simpler",
+        "maniskill3": "simpler",
+    }
 
 
 def test_rt_override(monkeypatch):
@@ -339,12 +377,30 @@ def test_vk_shim_compiles(tmp_path):
         pytest.skip("needs cc and the Vulkan headers (Debian libvulkan-dev)")
     src = ROOT / "suites" / "sapien_render" / "vk_shim.c"
     out = tmp_path / "shim.so"
-    r = subprocess.run(["cc", "-shared", "-fPIC", "-fvisibility=hidden", "-Wall", "-Werror", "-o", str(out), str(src),
-                        "-ldl", "-lpthread"], capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(
+        [
+            "cc",
+            "-shared",
+            "-fPIC",
+            "-fvisibility=hidden",
+            "-Wall",
+            "-Werror",
+            "-o",
+            str(out),
+            str(src),
+            "-ldl",
+            "-lpthread",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     syms = subprocess.run(["nm", "-D", "--defined-only", str(out)], capture_output=True, text=True).stdout
-    for name in ("vk_icdNegotiateLoaderICDInterfaceVersion", "vk_icdGetInstanceProcAddr",
-                 "vk_icdGetPhysicalDeviceProcAddr"):  # fmt: skip
+    for name in (
+        "vk_icdNegotiateLoaderICDInterfaceVersion",
+        "vk_icdGetInstanceProcAddr",
+        "vk_icdGetPhysicalDeviceProcAddr",
+    ):
         assert name in syms
 
 

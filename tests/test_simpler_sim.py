@@ -63,7 +63,9 @@ def _prepared(suite: str) -> tuple[str, dict[str, str]]:
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("PREP")]
     if r.returncode != 0 or not lines:
         tail = (r.stderr.strip().splitlines() or ["no output"])[-1]
-        pytest.skip(f"{suite} cannot run here (mani_skill missing or no Vulkan renderer; run suites/simpler/setup_lavapipe.sh): {tail}")
+        pytest.skip(
+            f"{suite} cannot run here (mani_skill missing or no Vulkan renderer; run suites/simpler/setup_lavapipe.sh): {tail}"
+        )
     env.update(json.loads(lines[-1][4:]))
     return py, env
 
@@ -71,7 +73,12 @@ def _prepared(suite: str) -> tuple[str, dict[str, str]]:
 def _run_script(suite: str, script: str, timeout: float = 600) -> dict:
     py, env = _prepared(suite)
     r = subprocess.run(
-        [py, "-W", "ignore", "-c", textwrap.dedent(script)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout
+        [py, "-W", "ignore", "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
     )
     assert r.returncode == 0, r.stderr[-4000:]
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("RESULT")]

@@ -38,8 +38,14 @@ def _real2sim() -> tuple[str, dict[str, str]]:
     if not (ASSETS / "setup.py").exists():
         pytest.skip("the offline ManiSkill2_real2sim copy (../shared/assets/simpler_real2sim) is absent")
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    r = subprocess.run([sys.executable, "-m", "vla_eval.cli", "env", "create", "simpler_widowx"], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=1800)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "vla_eval.cli", "env", "create", "simpler_widowx"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     py = _envs_root() / "real2sim" / "bin" / "python"
     code = "import json; from vla_eval.suite import get_suite; print('PREP' + json.dumps(get_suite('simpler_widowx').prepare()))"
@@ -75,25 +81,35 @@ print("RESULT" + json.dumps({"shape": list(img.shape), "red": float((img[..., 0]
 
 def test_sapien_2_2_2_renders_a_frame():
     py, env = _real2sim()
-    r = subprocess.run([py, "-W", "ignore", "-c", _FRAME], capture_output=True, text=True,
-                       env={**os.environ, **env}, timeout=600)  # fmt: skip
+    r = subprocess.run(
+        [py, "-W", "ignore", "-c", _FRAME], capture_output=True, text=True, env={**os.environ, **env}, timeout=600
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads([ln for ln in r.stdout.splitlines() if ln.startswith("RESULT")][-1][6:])
     assert res["shape"] == [128, 128, 4]
     assert res["red"] > 0.005  # the red box (about 2% of the picture) is in it
     if env.get("VLA_EVAL_VULKAN") == "lavapipe+vk_shim":
         # the wrapper is what makes it work: plain lavapipe lacks VK_KHR_external_semaphore_fd
-        plain = {**os.environ, **env, "VK_ICD_FILENAMES": env["VK_ICD_FILENAMES"].replace("vk_shim/vk_shim_icd.json", "lvp_icd.json")}
+        plain = {
+            **os.environ,
+            **env,
+            "VK_ICD_FILENAMES": env["VK_ICD_FILENAMES"].replace("vk_shim/vk_shim_icd.json", "lvp_icd.json"),
+        }
         plain["VK_DRIVER_FILES"] = plain["VK_ICD_FILENAMES"]
         r = subprocess.run([py, "-W", "ignore", "-c", _FRAME], capture_output=True, text=True, env=plain, timeout=600)
         assert r.returncode != 0 and "ExtensionNotPresent" in r.stderr
 
 
 def test_widowx_v0_four_tasks_run_through_the_cli(tmp_path):
-    rows = _run("simpler_widowx", tmp_path / "w", "--policy", "noop", "--tasks", "0:4", "--episodes", "0",
-                "--max-steps", "3")  # fmt: skip
-    assert [r["task"] for r in rows] == ["PutSpoonOnTableClothInScene-v0", "PutCarrotOnPlateInScene-v0",
-                                         "StackGreenCubeOnYellowCubeBakedTexInScene-v0", "PutEggplantInBasketScene-v0"]  # fmt: skip
+    rows = _run(
+        "simpler_widowx", tmp_path / "w", "--policy", "noop", "--tasks", "0:4", "--episodes", "0", "--max-steps", "3"
+    )
+    assert [r["task"] for r in rows] == [
+        "PutSpoonOnTableClothInScene-v0",
+        "PutCarrotOnPlateInScene-v0",
+        "StackGreenCubeOnYellowCubeBakedTexInScene-v0",
+        "PutEggplantInBasketScene-v0",
+    ]
     for r in rows:
         assert r["status"] == "ok" and r["steps"] == 3, r
         assert r["success"] is False  # the idle policy does nothing
@@ -105,14 +121,40 @@ def test_widowx_v0_four_tasks_run_through_the_cli(tmp_path):
 def test_google_vm_four_tasks_run_through_the_cli(tmp_path):
     out = tmp_path / "g"
     cheap = {"VLA_EVAL_SIMPLER_RT_SPP": "off"}  # drawer envs rasterized: a labelled driver check
-    rows = _run("simpler_google_vm", out, "--policy", "noop", "--tasks", "0:4", "--episodes", "0", "--max-steps", "2",
-                extra_env=cheap)  # fmt: skip
-    rows = _run("simpler_google_vm", out, "--policy", "noop", "--tasks", "2", "--episodes", "27", "--max-steps", "2",
-                extra_env=cheap)  # fmt: skip  (close top drawer: same run, extended)
+    rows = _run(
+        "simpler_google_vm",
+        out,
+        "--policy",
+        "noop",
+        "--tasks",
+        "0:4",
+        "--episodes",
+        "0",
+        "--max-steps",
+        "2",
+        extra_env=cheap,
+    )
+    rows = _run(
+        "simpler_google_vm",
+        out,
+        "--policy",
+        "noop",
+        "--tasks",
+        "2",
+        "--episodes",
+        "27",
+        "--max-steps",
+        "2",
+        extra_env=cheap,
+    )  # close top drawer: same run, extended
     envs = [r["metrics"]["env_name"] for r in rows]
-    assert envs == ["GraspSingleOpenedCokeCanInScene-v0", "MoveNearGoogleBakedTexInScene-v0",
-                    "OpenTopDrawerCustomInScene-v0", "PlaceIntoClosedTopDrawerCustomInScene-v0",
-                    "CloseTopDrawerCustomInScene-v0"]  # fmt: skip
+    assert envs == [
+        "GraspSingleOpenedCokeCanInScene-v0",
+        "MoveNearGoogleBakedTexInScene-v0",
+        "OpenTopDrawerCustomInScene-v0",
+        "PlaceIntoClosedTopDrawerCustomInScene-v0",
+        "CloseTopDrawerCustomInScene-v0",
+    ]
     assert all(r["status"] == "ok" and r["steps"] == 2 for r in rows), rows
     drawers = [r for r in rows if "Drawer" in r["metrics"]["env_name"]]
     assert all("driver check" in r["simulator"]["render_override"] for r in drawers)
@@ -131,8 +173,20 @@ def test_google_va_coke_can_variants(tmp_path):
     runs_here = ["horizontal/base", "horizontal/camera=GraspSingleOpenedCokeCanAltGoogleCameraInScene-v0"]
     missing_here = ["horizontal/scene=Baked_sc1_staging_objaverse_cabinet1_h870"]
     sel = ",".join(str(first[v]) for v in runs_here + missing_here)
-    rows = _run("simpler_google_va", tmp_path / "va", "--policy", "noop", "--tasks", "0", "--episodes", sel,
-                "--max-steps", "2", "--max-retries", "0")  # fmt: skip
+    rows = _run(
+        "simpler_google_va",
+        tmp_path / "va",
+        "--policy",
+        "noop",
+        "--tasks",
+        "0",
+        "--episodes",
+        sel,
+        "--max-steps",
+        "2",
+        "--max-retries",
+        "0",
+    )
     by_variant = {r["episode_index"]: r for r in rows}
     for v in runs_here:
         r = by_variant[first[v]]
@@ -147,8 +201,18 @@ def test_google_va_coke_can_variants(tmp_path):
 def test_scripted_expert_solves_carrot_and_stack(tmp_path):
     """The privileged expert acting in the suite's action space (base-frame Δxyz, rotation vector,
     gripper +1 open): a flipped axis, another rotation convention or a reversed gripper fail here."""
-    rows = _run("simpler_widowx", tmp_path / "e", "--policy", "scripted_simpler", "--tasks", "1,2",
-                "--episodes", "0:2", "--workers", "2")  # fmt: skip
+    rows = _run(
+        "simpler_widowx",
+        tmp_path / "e",
+        "--policy",
+        "scripted_simpler",
+        "--tasks",
+        "1,2",
+        "--episodes",
+        "0:2",
+        "--workers",
+        "2",
+    )
     assert len(rows) == 4 and all(r["status"] == "ok" for r in rows), [r["error"] for r in rows]
     assert all(r["steps"] == 60 for r in rows)  # the protocol's full episode; success read at the end
     assert sum(r["success"] for r in rows) >= 3, [(r["task"], r["episode_index"], r["metrics"]) for r in rows]
@@ -186,8 +250,12 @@ def test_sapien_3_0_0b1_renders_three_cameras():
     py = d / "bin" / "python"
     if not (d / ".ok").exists():
         venv.EnvBuilder(with_pip=True, clear=True).create(d)
-        r = subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "sapien==3.0.0b1"],
-                           capture_output=True, text=True, timeout=1200)  # fmt: skip
+        r = subprocess.run(
+            [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "sapien==3.0.0b1"],
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
         assert r.returncode == 0, r.stderr[-2000:]
         (d / ".ok").touch()
     _real2sim()  # its env create set up lavapipe and the wrapper ICD (where there is no GPU)
@@ -195,8 +263,9 @@ def test_sapien_3_0_0b1_renders_three_cameras():
         env = render_env(PROBE_SAPIEN3, needs_shim=True, python=str(py))
     except RuntimeError as e:
         pytest.fail(str(e))
-    r = subprocess.run([str(py), "-W", "ignore", "-c", _ALOHA], capture_output=True, text=True,
-                       env={**os.environ, **env}, timeout=600)  # fmt: skip
+    r = subprocess.run(
+        [str(py), "-W", "ignore", "-c", _ALOHA], capture_output=True, text=True, env={**os.environ, **env}, timeout=600
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads([ln for ln in r.stdout.splitlines() if ln.startswith("RESULT")][-1][6:])
     assert set(res["cams"]) == {"head_camera", "left_camera", "right_camera"}

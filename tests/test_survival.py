@@ -60,7 +60,9 @@ def test_persistent_crash_becomes_an_infrastructure_error_not_a_failure(monkeypa
     assert "was killed by SIGSEGV" in bad["error"]
     assert all(x["status"] == "ok" for k, x in r.items() if k != (0, 2))
     csv = (tmp_path / "out" / "report.csv").read_text()
-    assert "toy_reach,all,1 task(s),3,3,1.0," in csv and csv.strip().endswith(",1,0")  # n=3 ok, 1 error apart, 0 policy errors
+    assert "toy_reach,all,1 task(s),3,3,1.0," in csv and csv.strip().endswith(
+        ",1,0"
+    )  # n=3 ok, 1 error apart, 0 policy errors
 
 
 def test_hang_is_killed_by_the_watchdog_and_retried(monkeypatch, tmp_path):
@@ -82,8 +84,20 @@ def test_persistent_hang_is_a_timeout_error(monkeypatch, tmp_path):
 
 def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "vla_eval.cli", "run", "--suite", "toy_reach", "--policy", "random",
-            "--workers", "2", "--out", str(out)]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "vla_eval.cli",
+        "run",
+        "--suite",
+        "toy_reach",
+        "--policy",
+        "random",
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+    ]
     env = {**os.environ, "VLA_EVAL_TOY_STEP_DELAY": "0.01"}
     p = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 60
@@ -122,8 +136,10 @@ def test_one_policy_replica_per_gpu_and_workers_pinned(monkeypatch, tmp_path):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")  # two logical GPUs; nothing touches a real device
     monkeypatch.setenv("DEVICE_PROBE_LOG", str(tmp_path / "probe.log"))
     out = tmp_path / "out"
-    assert run(RunConfig(suite="toy_reach", policy="tests.test_survival:DeviceProbe", out=out, workers=4,
-                         episodes="0:4")) == 0  # fmt: skip
+    assert (
+        run(RunConfig(suite="toy_reach", policy="tests.test_survival:DeviceProbe", out=out, workers=4, episodes="0:4"))
+        == 0
+    )
     seen = {tuple(line.split()) for line in (tmp_path / "probe.log").read_text().splitlines()}
     # worker i is tied to replica i mod 2, and that replica runs on GPU i mod 2
     assert {(gpu, env_id) for gpu, env_id in seen} == {("0", "0"), ("1", "1"), ("0", "2"), ("1", "3")}
@@ -150,8 +166,20 @@ class BatchSizes(toy_policies.ToyExpert):
 def test_observations_of_all_workers_are_batched(monkeypatch, tmp_path):
     BatchSizes.sizes = []
     monkeypatch.setenv("VLA_EVAL_TOY_STEP_DELAY", "0.002")
-    assert run(RunConfig(suite="toy_reach", policy="tests.test_survival:BatchSizes", out=tmp_path / "o",
-                         workers=3, replan_steps=1, batch_wait_ms=50, gpus="none")) == 0  # fmt: skip
+    assert (
+        run(
+            RunConfig(
+                suite="toy_reach",
+                policy="tests.test_survival:BatchSizes",
+                out=tmp_path / "o",
+                workers=3,
+                replan_steps=1,
+                batch_wait_ms=50,
+                gpus="none",
+            )
+        )
+        == 0
+    )
     assert max(BatchSizes.sizes) == 3
     assert sum(s == 3 for s in BatchSizes.sizes) > len(BatchSizes.sizes) / 2
 
@@ -159,12 +187,33 @@ def test_observations_of_all_workers_are_batched(monkeypatch, tmp_path):
 def test_workers_die_with_a_killed_runner(monkeypatch, tmp_path):
     """kill -9 of the runner takes its workers along, even one stuck in a hung simulator."""
     out = tmp_path / "out"
-    env = {**os.environ, "VLA_EVAL_TOY_FAULTS": json.dumps([{"kind": "hang", "task": 0, "episode": 0, "step": 1,
-                                                            "times": 9}]),
-           "VLA_EVAL_TOY_FAULT_DIR": str(tmp_path)}  # fmt: skip
-    p = subprocess.Popen([sys.executable, "-m", "vla_eval.cli", "run", "--suite", "toy_reach", "--policy", "noop",
-                          "--tasks", "0", "--episodes", "0", "--out", str(out)], cwd=ROOT, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    env = {
+        **os.environ,
+        "VLA_EVAL_TOY_FAULTS": json.dumps([{"kind": "hang", "task": 0, "episode": 0, "step": 1, "times": 9}]),
+        "VLA_EVAL_TOY_FAULT_DIR": str(tmp_path),
+    }
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vla_eval.cli",
+            "run",
+            "--suite",
+            "toy_reach",
+            "--policy",
+            "noop",
+            "--tasks",
+            "0",
+            "--episodes",
+            "0",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 30
     while not (tmp_path / "fault-0").exists() and time.time() < deadline:
         time.sleep(0.05)

@@ -33,10 +33,23 @@ def test_half_broken_candidate_fails_the_gate_and_lists_the_broken_episodes(tmp_
     assert len(ids) == 24
     broken = ids[:11]  # NaN actions in 11 of the 24 episodes
     base, cand = tmp_path / "base", tmp_path / "cand"
-    assert run(RunConfig(suite="toy_reach", policy="tests.toy_policies:ToyExpert", out=base, replan_steps=1,
-                         workers=2)) == 0
-    assert run(RunConfig(suite="toy_reach", policy="tests.toy_policies:HalfBrokenExpert", out=cand, replan_steps=1,
-                         workers=2, policy_args=(f"broken={','.join(broken)}",))) == 0
+    assert (
+        run(RunConfig(suite="toy_reach", policy="tests.toy_policies:ToyExpert", out=base, replan_steps=1, workers=2))
+        == 0
+    )
+    assert (
+        run(
+            RunConfig(
+                suite="toy_reach",
+                policy="tests.toy_policies:HalfBrokenExpert",
+                out=cand,
+                replan_steps=1,
+                workers=2,
+                policy_args=(f"broken={','.join(broken)}",),
+            )
+        )
+        == 0
+    )
     rows = {r["episode_id"]: r for r in read_rows(cand / EPISODES_FILE)}
     assert {i for i, r in rows.items() if r["error_class"] == "policy"} == set(broken)
     assert all(rows[i]["success"] for i in ids[11:])
@@ -58,16 +71,32 @@ def test_half_broken_candidate_fails_the_gate_and_lists_the_broken_episodes(tmp_
 
 
 def _run_cmd(out: Path, episodes: str = "0:8") -> list[str]:
-    return [sys.executable, "-m", "vla_eval.cli", "run", "--suite", "toy_reach", "--policy",
-            "tests.toy_policies:ToyExpert", "--tasks", "0", "--episodes", episodes, "--replan-steps", "1",
-            "--out", str(out)]
+    return [
+        sys.executable,
+        "-m",
+        "vla_eval.cli",
+        "run",
+        "--suite",
+        "toy_reach",
+        "--policy",
+        "tests.toy_policies:ToyExpert",
+        "--tasks",
+        "0",
+        "--episodes",
+        episodes,
+        "--replan-steps",
+        "1",
+        "--out",
+        str(out),
+    ]
 
 
 def test_second_concurrent_run_is_refused_and_a_killed_runs_lock_does_not_block_resume(tmp_path):
     out = tmp_path / "run"
     env = {**os.environ, "VLA_EVAL_TOY_STEP_DELAY": "0.05", "PYTHONPATH": str(ROOT)}
-    first = subprocess.Popen(_run_cmd(out), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             start_new_session=True)
+    first = subprocess.Popen(
+        _run_cmd(out), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     try:
         deadline = time.time() + 120
         while not (out / EPISODES_FILE).exists() or not list(read_rows(out / EPISODES_FILE)):
@@ -90,8 +119,14 @@ def test_second_concurrent_run_is_refused_and_a_killed_runs_lock_does_not_block_
             first.wait(timeout=30)
     done_before = len({r["episode_id"] for r in read_rows(out / EPISODES_FILE)})
     assert done_before < 8
-    resumed = subprocess.run(_run_cmd(out), cwd=ROOT, env={**env, "VLA_EVAL_TOY_STEP_DELAY": "0"},
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        _run_cmd(out),
+        cwd=ROOT,
+        env={**env, "VLA_EVAL_TOY_STEP_DELAY": "0"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr
     rows = list(read_rows(out / EPISODES_FILE))
     assert len(rows) == 8 and len({r["episode_id"] for r in rows}) == 8  # each episode once
@@ -101,8 +136,12 @@ def test_runs_that_start_together_write_each_episode_once(tmp_path):
     """Two runs started at the same moment: one runs, the other is refused (or finds all done)."""
     out = tmp_path / "run"
     env = {**os.environ, "VLA_EVAL_TOY_STEP_DELAY": "0.01", "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen(_run_cmd(out, "0:4"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            _run_cmd(out, "0:4"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     codes = []
     for p in procs:
         _, err = p.communicate(timeout=300)

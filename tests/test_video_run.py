@@ -30,16 +30,39 @@ def test_failures_are_recorded_by_default(tmp_path):
 
 def test_successes_are_not_kept_in_failures_mode_and_none_records_nothing(tmp_path):
     class_path = "tests.toy_policies:ToyExpert"
-    run(RunConfig(suite="toy_reach", policy=class_path, out=tmp_path / "a", tasks="0", episodes="0:2",
-                  replan_steps=1, record_video="all"))  # fmt: skip
+    run(
+        RunConfig(
+            suite="toy_reach",
+            policy=class_path,
+            out=tmp_path / "a",
+            tasks="0",
+            episodes="0:2",
+            replan_steps=1,
+            record_video="all",
+        )
+    )
     assert not (tmp_path / "a" / "videos").exists()  # ToyExpert asks for no camera: nothing to record
-    run(RunConfig(suite="toy_reach", policy="tests.toy_policies:CameraPolicy", out=tmp_path / "b", tasks="0",
-                  episodes="0:2", record_video="none"))  # fmt: skip
+    run(
+        RunConfig(
+            suite="toy_reach",
+            policy="tests.toy_policies:CameraPolicy",
+            out=tmp_path / "b",
+            tasks="0",
+            episodes="0:2",
+            record_video="none",
+        )
+    )
     assert not (tmp_path / "b" / "videos").exists()
 
 
 def test_bad_mode_is_refused(tmp_path):
     with pytest.raises(UsageError, match="--record-video must be one of failures, all, none"):
-        run(RunConfig(suite="toy_reach", policy="tests.toy_policies:CameraPolicy", out=tmp_path / "o",
-                      record_video="sometimes"))  # fmt: skip
+        run(
+            RunConfig(
+                suite="toy_reach",
+                policy="tests.toy_policies:CameraPolicy",
+                out=tmp_path / "o",
+                record_video="sometimes",
+            )
+        )
     assert not (tmp_path / "o").exists()

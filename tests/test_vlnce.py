@@ -16,11 +16,11 @@ import math
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 
 from vla_eval import metrics
 from vla_eval.errors import UsageError
@@ -242,8 +242,18 @@ def test_missing_dataset_is_one_clear_line(tmp_path):
 
 def test_missing_dataset_through_the_cli(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in (dataset.DATA_ENV, dataset.SCENES_ENV)}
-    cmd = [sys.executable, "-m", "vla_eval.cli", "run", "--suite", "r2r_val_unseen", "--policy", "noop",
-           "--out", str(tmp_path / "out")]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "vla_eval.cli",
+        "run",
+        "--suite",
+        "r2r_val_unseen",
+        "--policy",
+        "noop",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert r.returncode == 2, r.stderr
     lines = [x for x in r.stderr.splitlines() if x.strip()]
@@ -466,9 +476,14 @@ class FakeVlnceSuite(VlnceSuite):
     def make_env(self, spec, policy):
         files = self.files()
         return driver.VlnceEnv(
-            self.protocol, files.episodes, files.gt, self.scenes_dir(), cameras=policy.cameras,
-            privileged=policy.privileged, backend=FakeSim,
-        )  # fmt: skip
+            self.protocol,
+            files.episodes,
+            files.gt,
+            self.scenes_dir(),
+            cameras=policy.cameras,
+            privileged=policy.privileged,
+            backend=FakeSim,
+        )
 
 
 def _fake_suite(tmp_path, name="r2r_val_unseen") -> FakeVlnceSuite:

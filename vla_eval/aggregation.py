@@ -106,8 +106,9 @@ def rate_task_mean(groups: Sequence[Sequence[bool]]) -> Estimate:
     mean, lo, hi = stratified_score_interval(ks, ns)
     t = len(groups)
     var = sum((k / n) * (1 - k / n) / n for k, n in zip(ks, ns)) / (t * t)
-    return Estimate(mean, lo, hi, n=sum(ns), k=sum(ks), var=var, tasks=t,
-                    strata=tuple((k, n, 1.0 / t) for k, n in zip(ks, ns)))
+    return Estimate(
+        mean, lo, hi, n=sum(ns), k=sum(ks), var=var, tasks=t, strata=tuple((k, n, 1.0 / t) for k, n in zip(ks, ns))
+    )
 
 
 # --------------------------------------------------------------------------- continuous means
@@ -200,12 +201,22 @@ class Rule:
 
 AGGREGATIONS: Mapping[str, Rule] = {
     "pooled": Rule("pooled", rate_pooled, mean_pooled, "k/n over all episodes, Wilson interval", "{all} task(s)"),
-    "task_mean": Rule("task_mean", rate_task_mean, mean_task_mean, "mean of per-task rates, stratified score interval",
-                      "mean of {used} task(s)"),
+    "task_mean": Rule(
+        "task_mean",
+        rate_task_mean,
+        mean_task_mean,
+        "mean of per-task rates, stratified score interval",
+        "mean of {used} task(s)",
+    ),
     "episode_mean": Rule("episode_mean", rate_pooled, mean_pooled, "mean over episodes", "{all} task(s)"),
-    "group_mean": Rule("group_mean", rate_task_mean, mean_task_mean,
-                       "SimplerEnv metric script: per task, mean over subtasks of group means; mean of tasks",
-                       "mean of {used} task(s)", task_rows=rate_group_mean),
+    "group_mean": Rule(
+        "group_mean",
+        rate_task_mean,
+        mean_task_mean,
+        "SimplerEnv metric script: per task, mean over subtasks of group means; mean of tasks",
+        "mean of {used} task(s)",
+        task_rows=rate_group_mean,
+    ),
 }
 
 
@@ -259,5 +270,13 @@ def combine(estimates: Sequence[Estimate], bounds: tuple[float, float] | None = 
         if bounds is not None:
             lo, hi = min(bounds[1], max(bounds[0], lo)), min(bounds[1], max(bounds[0], hi))
     ks = [e.k for e in est]
-    return Estimate(m, lo, hi, n=sum(e.n for e in est), k=None if None in ks else sum(ks), var=var, tasks=t,
-                    strata=strata if all(e.strata for e in est) else ())
+    return Estimate(
+        m,
+        lo,
+        hi,
+        n=sum(e.n for e in est),
+        k=None if None in ks else sum(ks),
+        var=var,
+        tasks=t,
+        strata=strata if all(e.strata for e in est) else (),
+    )

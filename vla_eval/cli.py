@@ -70,7 +70,8 @@ def run(
         reproduces: Label this run as a reproduction of a published reference row (a method name).
         record_trajectory: Write each episode's executed actions, states, done/success per step and timings to OUT/trajectories/<episode_id>.npz (replay them with --policy replay).
     """
-    from vla_eval.runner import RunConfig, run as run_
+    from vla_eval.runner import RunConfig
+    from vla_eval.runner import run as run_
 
     return run_(
         RunConfig(
@@ -208,8 +209,11 @@ def compare(
     return run_compare(base, cand, alpha)
 
 
-def env(action: Annotated[str, tyro.conf.Positional], suite: Annotated[Optional[str], tyro.conf.Positional] = None,
-        recreate: bool = False) -> int:
+def env(
+    action: Annotated[str, tyro.conf.Positional],
+    suite: Annotated[Optional[str], tyro.conf.Positional] = None,
+    recreate: bool = False,
+) -> int:
     """Per-suite Python environments: `env create SUITE` builds one from the suite's env.toml; `env list` shows them.
 
     Args:
@@ -239,8 +243,12 @@ def env(action: Annotated[str, tyro.conf.Positional], suite: Annotated[Optional[
     return 0
 
 
-def doctor(suite: Annotated[str, tyro.conf.Positional], python: Optional[str] = None,
-           smoke_steps: Optional[int] = None, no_smoke: bool = False) -> int:
+def doctor(
+    suite: Annotated[str, tyro.conf.Positional],
+    python: Optional[str] = None,
+    smoke_steps: Optional[int] = None,
+    no_smoke: bool = False,
+) -> int:
     """Check that SUITE can run here: dependencies, assets, versions, render device, then one noop smoke episode.
 
     Args:
@@ -254,7 +262,16 @@ def doctor(suite: Annotated[str, tyro.conf.Positional], python: Optional[str] = 
     return doctor_(suite, python=python, smoke_steps=smoke_steps, smoke=not no_smoke)
 
 
-COMMANDS = {"run": run, "suites": suites, "report": report, "compare": compare, "env": env, "doctor": doctor, "serve": serve, "make-tiny-qwen-vla": make_tiny_qwen_vla}
+COMMANDS = {
+    "run": run,
+    "suites": suites,
+    "report": report,
+    "compare": compare,
+    "env": env,
+    "doctor": doctor,
+    "serve": serve,
+    "make-tiny-qwen-vla": make_tiny_qwen_vla,
+}
 
 
 def main(argv: list[str] | None = None) -> None:

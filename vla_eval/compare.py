@@ -104,17 +104,26 @@ def _paired_rate(level, suite, ti, task, pairs, alpha) -> PairedRate:
     b = [outcomes.succeeded(x) for x, _ in pairs]
     c = [outcomes.succeeded(y) for _, y in pairs]
     n = len(pairs)
-    diff, lo, hi = paired_bootstrap([float(v) for v in b], [float(v) for v in c],
-                                    n_resamples=N_RESAMPLES, seed=SEED, alpha=alpha)
+    diff, lo, hi = paired_bootstrap(
+        [float(v) for v in b], [float(v) for v in c], n_resamples=N_RESAMPLES, seed=SEED, alpha=alpha
+    )
     return PairedRate(
-        level=level, suite=suite, task_index=ti, task=task, n=n,
-        base_sr=sum(b) / n, cand_sr=sum(c) / n, diff=diff, ci_low=lo, ci_high=hi,
+        level=level,
+        suite=suite,
+        task_index=ti,
+        task=task,
+        n=n,
+        base_sr=sum(b) / n,
+        cand_sr=sum(c) / n,
+        diff=diff,
+        ci_low=lo,
+        ci_high=hi,
         p_value=mcnemar_exact(b, c),
         worse=sum(1 for x, y in zip(b, c) if x and not y),
         better=sum(1 for x, y in zip(b, c) if y and not x),
         base_policy_errors=sum(1 for x, _ in pairs if outcomes.outcome(x) == outcomes.POLICY_ERROR),
         cand_policy_errors=sum(1 for _, y in pairs if outcomes.outcome(y) == outcomes.POLICY_ERROR),
-    )  # fmt: skip
+    )
 
 
 def _number(v: Any) -> float | None:
@@ -125,39 +134,51 @@ def _number(v: Any) -> float | None:
     return None
 
 
-def compare_rows(base_rows: Sequence[dict[str, Any]], cand_rows: Sequence[dict[str, Any]],
-                 alpha: float = 0.05) -> Comparison:
+def compare_rows(
+    base_rows: Sequence[dict[str, Any]], cand_rows: Sequence[dict[str, Any]], alpha: float = 0.05
+) -> Comparison:
     """Pair the counted episodes of two runs by episode_id and compare them (pure; no I/O)."""
     alpha = _check_alpha(alpha)
     base_all = {r["episode_id"]: r for r in base_rows}
     cand_all = {r["episode_id"]: r for r in cand_rows}
     base = {i: r for i, r in base_all.items() if outcomes.counted(r)}
     cand = {i: r for i, r in cand_all.items() if outcomes.counted(r)}
-    common = sorted(set(base) & set(cand), key=lambda i: (base[i]["suite"], base[i]["task_index"],
-                                                          base[i]["episode_index"], i))
+    common = sorted(
+        set(base) & set(cand), key=lambda i: (base[i]["suite"], base[i]["task_index"], base[i]["episode_index"], i)
+    )
     if not common:
         raise UsageError(
             f"cannot pair the runs: no common episode ids that ran to their end or failed by a policy error "
             f"(base has {len(base)}, candidate {len(cand)})"
         )
-    short = sorted((set(base_all) & set(cand_all)) - set(common),
-                   key=lambda i: (base_all[i]["suite"], base_all[i]["task_index"], base_all[i]["episode_index"], i))
-    out = Comparison(alpha=alpha, unpaired_base=len(set(base_all) - set(cand_all)),
-                     unpaired_cand=len(set(cand_all) - set(base_all)),
-                     incomplete=[(base_all[i], cand_all[i]) for i in short])
+    short = sorted(
+        (set(base_all) & set(cand_all)) - set(common),
+        key=lambda i: (base_all[i]["suite"], base_all[i]["task_index"], base_all[i]["episode_index"], i),
+    )
+    out = Comparison(
+        alpha=alpha,
+        unpaired_base=len(set(base_all) - set(cand_all)),
+        unpaired_cand=len(set(cand_all) - set(base_all)),
+        incomplete=[(base_all[i], cand_all[i]) for i in short],
+    )
     pairs = [(base[i], cand[i]) for i in common]
     for suite in sorted({x["suite"] for x, _ in pairs}):
         sp = [(x, y) for x, y in pairs if x["suite"] == suite]
         for ti in sorted({x["task_index"] for x, _ in sp}):
             tp = [(x, y) for x, y in sp if x["task_index"] == ti]
             out.rates.append(_paired_rate("task", suite, ti, tp[0][0]["task"], tp, alpha))
-        out.rates.append(_paired_rate("suite", suite, "all", f"{len({x['task_index'] for x, _ in sp})} task(s)",
-                                      sp, alpha))
-        names = sorted({k for x, y in sp for k in (x.get("metrics") or {})
-                        if k in (y.get("metrics") or {}) and k != "success"})  # success: the table above
+        out.rates.append(
+            _paired_rate("suite", suite, "all", f"{len({x['task_index'] for x, _ in sp})} task(s)", sp, alpha)
+        )
+        names = sorted(
+            {k for x, y in sp for k in (x.get("metrics") or {}) if k in (y.get("metrics") or {}) and k != "success"}
+        )  # success: the table above
         for name in names:
-            vals = [(_number(x["metrics"][name]), _number(y["metrics"][name]))
-                    for x, y in sp if name in (x.get("metrics") or {}) and name in (y.get("metrics") or {})]
+            vals = [
+                (_number(x["metrics"][name]), _number(y["metrics"][name]))
+                for x, y in sp
+                if name in (x.get("metrics") or {}) and name in (y.get("metrics") or {})
+            ]
             vals = [(a, b) for a, b in vals if a is not None and b is not None]
             if not vals:
                 continue
@@ -177,6 +198,7 @@ def check_pairable(base_dir: Path, cand_dir: Path) -> tuple[list[dict[str, Any]]
     base_rows, cand_rows = load_run(base_dir), load_run(cand_dir)
     bcfg = load_run_json(base_dir).get("config") or {}
     ccfg = load_run_json(cand_dir).get("config") or {}
+
     def values(cfg, rows, key) -> str:
         vals = [str(cfg[key])] if key in cfg else sorted({str(r.get(key)) for r in rows})
         return ", ".join(repr(v) for v in vals)
@@ -203,9 +225,18 @@ def print_comparison(c: Comparison, base_dir: Path, cand_dir: Path, console=None
     console = console or (Console() if sys.stdout.isatty() else Console(width=132))
     level = f"{100 * (1 - c.alpha):g}%"
     t = Table(title=f"compare: candidate {cand_dir} vs base {base_dir} (paired by episode id)", title_justify="left")
-    for col, just in [("suite", "left"), ("task", "left"), ("n pairs", "right"), ("base SR %", "right"),
-                      ("cand SR %", "right"), ("diff pts", "right"), (f"{level} CI", "left"),
-                      ("McNemar p", "right"), ("s→f", "right"), ("f→s", "right")]:  # fmt: skip
+    for col, just in [
+        ("suite", "left"),
+        ("task", "left"),
+        ("n pairs", "right"),
+        ("base SR %", "right"),
+        ("cand SR %", "right"),
+        ("diff pts", "right"),
+        (f"{level} CI", "left"),
+        ("McNemar p", "right"),
+        ("s→f", "right"),
+        ("f→s", "right"),
+    ]:
         t.add_column(col, justify=just)
     for r in c.rates:
         is_suite = r.level == "suite"
@@ -213,47 +244,95 @@ def print_comparison(c: Comparison, base_dir: Path, cand_dir: Path, console=None
         style = "bold" if is_suite else None
         if is_suite and r in c.regressions:
             style = "bold red"
-        t.add_row(r.suite, task[:50], str(r.n), f"{100 * r.base_sr:.1f}", f"{100 * r.cand_sr:.1f}", _pp(r.diff),
-                  f"[{_pp(r.ci_low)}, {_pp(r.ci_high)}]", _p(r.p_value), str(r.worse), str(r.better), style=style)
+        t.add_row(
+            r.suite,
+            task[:50],
+            str(r.n),
+            f"{100 * r.base_sr:.1f}",
+            f"{100 * r.cand_sr:.1f}",
+            _pp(r.diff),
+            f"[{_pp(r.ci_low)}, {_pp(r.ci_high)}]",
+            _p(r.p_value),
+            str(r.worse),
+            str(r.better),
+            style=style,
+        )
     console.print(t)
     if c.means:
         m = Table(title="continuous metrics (mean, paired bootstrap)", title_justify="left")
-        for col, just in [("suite", "left"), ("metric", "left"), ("n pairs", "right"), ("base", "right"),
-                          ("cand", "right"), ("diff", "right"), (f"{level} CI", "left")]:  # fmt: skip
+        for col, just in [
+            ("suite", "left"),
+            ("metric", "left"),
+            ("n pairs", "right"),
+            ("base", "right"),
+            ("cand", "right"),
+            ("diff", "right"),
+            (f"{level} CI", "left"),
+        ]:
             m.add_column(col, justify=just)
         for x in c.means:
-            m.add_row(x.suite, x.metric, str(x.n), f"{x.base_mean:.4g}", f"{x.cand_mean:.4g}", f"{x.diff:+.4g}",
-                      f"[{x.ci_low:+.4g}, {x.ci_high:+.4g}]")
+            m.add_row(
+                x.suite,
+                x.metric,
+                str(x.n),
+                f"{x.base_mean:.4g}",
+                f"{x.cand_mean:.4g}",
+                f"{x.diff:+.4g}",
+                f"[{x.ci_low:+.4g}, {x.ci_high:+.4g}]",
+            )
         console.print(m)
     for title, rows in (("success → failure", c.flipped_worse), ("failure → success", c.flipped_better)):
         console.print(f"{title}: {len(rows)} episode(s)", highlight=False)
         for r in rows:
             broke = f": policy error: {r.get('error')}" if outcomes.outcome(r) == outcomes.POLICY_ERROR else ""
-            console.print(f"  {r['suite']} task {r['task_index']} ({r['task']}) episode {r['episode_index']} "
-                          f"[{r['episode_id']}]{broke}", highlight=False, soft_wrap=True, markup=False)
-    pol = [(s.suite, s.base_policy_errors, s.cand_policy_errors) for s in c.rates if s.level == "suite"
-           and (s.base_policy_errors or s.cand_policy_errors)]
+            console.print(
+                f"  {r['suite']} task {r['task_index']} ({r['task']}) episode {r['episode_index']} "
+                f"[{r['episode_id']}]{broke}",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
+    pol = [
+        (s.suite, s.base_policy_errors, s.cand_policy_errors)
+        for s in c.rates
+        if s.level == "suite" and (s.base_policy_errors or s.cand_policy_errors)
+    ]
     for suite, b, k in pol:
         console.print(f"policy errors (counted as failures) in {suite}: base {b}, candidate {k}", highlight=False)
     if c.unpaired_base or c.unpaired_cand:
-        console.print(f"not paired (missing in the other run): {c.unpaired_base} base, "
-                      f"{c.unpaired_cand} candidate episode(s)", highlight=False)
+        console.print(
+            f"not paired (missing in the other run): {c.unpaired_base} base, {c.unpaired_cand} candidate episode(s)",
+            highlight=False,
+        )
     if c.incomplete:
-        console.print(f"incomplete: {len(c.incomplete)} episode(s) of both runs not paired: a simulator, "
-                      "infrastructure or timeout error in one of them", highlight=False)
+        console.print(
+            f"incomplete: {len(c.incomplete)} episode(s) of both runs not paired: a simulator, "
+            "infrastructure or timeout error in one of them",
+            highlight=False,
+        )
         for x, y in c.incomplete:
-            which = "; ".join(f"{who}: {r.get('error_class') or 'unknown'} error: {r.get('error')}"
-                              for who, r in (("base", x), ("candidate", y)) if not outcomes.counted(r))
-            console.print(f"  {x['suite']} task {x['task_index']} ({x['task']}) episode {x['episode_index']} "
-                          f"[{x['episode_id']}]: {which}", highlight=False, soft_wrap=True, markup=False)
+            which = "; ".join(
+                f"{who}: {r.get('error_class') or 'unknown'} error: {r.get('error')}"
+                for who, r in (("base", x), ("candidate", y))
+                if not outcomes.counted(r)
+            )
+            console.print(
+                f"  {x['suite']} task {x['task_index']} ({x['task']}) episode {x['episode_index']} "
+                f"[{x['episode_id']}]: {which}",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
     if c.regressions:
         worst = ", ".join(f"{r.suite} ({_pp(r.diff)} pts, p = {_p(r.p_value)})" for r in c.regressions)
         console.print(f"[bold red]REGRESSION[/]: the candidate is significantly worse (alpha {c.alpha:g}) on {worst}")
     elif c.incomplete:
         paired = sum(r.n for r in c.rates if r.level == "suite")
-        console.print(f"[bold yellow]CANNOT DECIDE[/]: no significant regression on the {paired} paired episode(s), "
-                      f"but {len(c.incomplete)} episode(s) are incomplete; rerun the incomplete run with "
-                      "--retry-errors, then compare again (exit 2)")
+        console.print(
+            f"[bold yellow]CANNOT DECIDE[/]: no significant regression on the {paired} paired episode(s), "
+            f"but {len(c.incomplete)} episode(s) are incomplete; rerun the incomplete run with "
+            "--retry-errors, then compare again (exit 2)"
+        )
     else:
         console.print(f"no significant regression (alpha {c.alpha:g})", highlight=False)
 
@@ -264,6 +343,9 @@ def run_compare(base_dir: Path, cand_dir: Path, alpha: float = 0.05, console=Non
     c = compare_rows(base_rows, cand_rows, alpha)
     print_comparison(c, Path(base_dir), Path(cand_dir), console)
     if c.exit_code == 2:
-        print(f"cannot decide: {len(c.incomplete)} episode(s) incomplete (simulator/infrastructure/timeout errors); "
-              "rerun with --retry-errors", file=sys.stderr)
+        print(
+            f"cannot decide: {len(c.incomplete)} episode(s) incomplete (simulator/infrastructure/timeout errors); "
+            "rerun with --retry-errors",
+            file=sys.stderr,
+        )
     return c.exit_code

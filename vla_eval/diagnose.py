@@ -61,8 +61,14 @@ def dependency_findings(deps: Iterable[Dependency], install: str = "pip install"
         except (ImportError, ValueError):
             found = False
         if not found:
-            out.append(Finding(f"import {d.module}", False, f"not installed (imported by {d.imported_by})",
-                               d.fix or f"{install} '{d.requirement}'"))  # fmt: skip
+            out.append(
+                Finding(
+                    f"import {d.module}",
+                    False,
+                    f"not installed (imported by {d.imported_by})",
+                    d.fix or f"{install} '{d.requirement}'",
+                )
+            )
     if not out:
         names = ", ".join(d.module for d in deps)
         out.append(Finding("import-time dependencies", True, f"all present ({names})"))
@@ -83,8 +89,14 @@ def version_findings(pins: Mapping[str, str], why: Mapping[str, str] | None = No
         if have == want:
             out.append(Finding(f"version {dist}", True, f"{have}{note}"))
         else:
-            out.append(Finding(f"version {dist}", False, f"{have or 'not installed'}, the recipe pins {want}{note}",
-                               f"pip install '{dist}=={want}'"))  # fmt: skip
+            out.append(
+                Finding(
+                    f"version {dist}",
+                    False,
+                    f"{have or 'not installed'}, the recipe pins {want}{note}",
+                    f"pip install '{dist}=={want}'",
+                )
+            )
     return out
 
 
@@ -100,14 +112,26 @@ def _icd_manifests() -> list[str]:
 def check_vulkan() -> list[Finding]:
     out = []
     if ctypes.util.find_library("vulkan") is None:
-        out.append(Finding("render device (Vulkan)", False, "libvulkan.so.1 (the Vulkan loader) is not installed",
-                           "apt-get install libvulkan1"))  # fmt: skip
+        out.append(
+            Finding(
+                "render device (Vulkan)",
+                False,
+                "libvulkan.so.1 (the Vulkan loader) is not installed",
+                "apt-get install libvulkan1",
+            )
+        )
         return out
     manifests = [m for m in _icd_manifests() if os.path.exists(m)]
     if not manifests:
-        out.append(Finding("render device (Vulkan)", False, "no Vulkan driver (ICD manifest) found",
-                           "install the NVIDIA driver's Vulkan ICD (nvidia_icd.json, part of the driver package); "
-                           "on a CPU-only machine see the SimplerEnv/rendering section of the README"))  # fmt: skip
+        out.append(
+            Finding(
+                "render device (Vulkan)",
+                False,
+                "no Vulkan driver (ICD manifest) found",
+                "install the NVIDIA driver's Vulkan ICD (nvidia_icd.json, part of the driver package); "
+                "on a CPU-only machine see the SimplerEnv/rendering section of the README",
+            )
+        )
         return out
     names = ", ".join(os.path.basename(m) for m in manifests)
     out.append(Finding("render device (Vulkan)", True, f"loader present, drivers: {names}"))
@@ -116,8 +140,14 @@ def check_vulkan() -> list[Finding]:
 
 def check_egl() -> list[Finding]:
     if ctypes.util.find_library("EGL") is None:
-        return [Finding("render device (EGL)", False, "libEGL is not installed",
-                        "apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri (or the NVIDIA driver's EGL)")]  # fmt: skip
+        return [
+            Finding(
+                "render device (EGL)",
+                False,
+                "libEGL is not installed",
+                "apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri (or the NVIDIA driver's EGL)",
+            )
+        ]
     return [Finding("render device (EGL)", True, "libEGL present")]
 
 
@@ -133,11 +163,30 @@ def check_cuda() -> list[Finding]:
     try:
         import torch
     except Exception as e:  # reported, never raised
-        return [Finding("CUDA device", False, f"torch does not import: {type(e).__name__}: {e}", "pip install the recipe's torch")]
+        return [
+            Finding(
+                "CUDA device",
+                False,
+                f"torch does not import: {type(e).__name__}: {e}",
+                "pip install the recipe's torch",
+            )
+        ]
     if not torch.cuda.is_available():
-        return [Finding("CUDA device", False, f"torch {torch.__version__} sees no CUDA device",
-                        "run on a machine with an NVIDIA GPU and driver (cuRobo plans on CUDA)")]  # fmt: skip
-    return [Finding("CUDA device", True, f"{torch.cuda.get_device_name(0)} (torch {torch.__version__}, CUDA {torch.version.cuda})")]
+        return [
+            Finding(
+                "CUDA device",
+                False,
+                f"torch {torch.__version__} sees no CUDA device",
+                "run on a machine with an NVIDIA GPU and driver (cuRobo plans on CUDA)",
+            )
+        ]
+    return [
+        Finding(
+            "CUDA device",
+            True,
+            f"{torch.cuda.get_device_name(0)} (torch {torch.__version__}, CUDA {torch.version.cuda})",
+        )
+    ]
 
 
 # --- the whole set for one suite -----------------------------------------------------------------

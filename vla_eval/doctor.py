@@ -34,13 +34,21 @@ def diagnose_in(python: str, suite: str, timeout: float = 600.0) -> list[Finding
             [python, "-m", "vla_eval.diagnose", "--suite", suite], capture_output=True, text=True, timeout=timeout
         )
     except subprocess.TimeoutExpired:
-        return [Finding("diagnose", False, f"no answer from {python} in {timeout:.0f} s", "see the suite's README section")]
+        return [
+            Finding("diagnose", False, f"no answer from {python} in {timeout:.0f} s", "see the suite's README section")
+        ]
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith(PREFIX)]
     if not lines:
         tail = (r.stderr.strip().splitlines() or ["no output"])[-1]
-        return [Finding("vla-eval in the suite environment", False, f"{python} cannot run vla_eval.diagnose: {tail}",
-                        f"vla-eval env create {suite}")]  # fmt: skip
-    return [Finding.from_dict(d) for d in json.loads(lines[-1][len(PREFIX):])]
+        return [
+            Finding(
+                "vla-eval in the suite environment",
+                False,
+                f"{python} cannot run vla_eval.diagnose: {tail}",
+                f"vla-eval env create {suite}",
+            )
+        ]
+    return [Finding.from_dict(d) for d in json.loads(lines[-1][len(PREFIX) :])]
 
 
 def smoke_episode(suite: str, python: str, steps: int, timeout: float = SMOKE_TIMEOUT_S) -> Finding:
@@ -49,13 +57,34 @@ def smoke_episode(suite: str, python: str, steps: int, timeout: float = SMOKE_TI
     with tempfile.TemporaryDirectory(prefix="vla-eval-doctor-") as tmp:
         out = Path(tmp) / "run"
         cmd = [
-            sys.executable, "-m", "vla_eval.cli", "run", "--suite", suite, "--policy", "noop", "--tasks", "0",
-            "--episodes", "0", "--max-steps", str(steps), "--out", str(out), "--python", python,
-            "--record-video", "none", "--max-retries", "0",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "vla_eval.cli",
+            "run",
+            "--suite",
+            suite,
+            "--policy",
+            "noop",
+            "--tasks",
+            "0",
+            "--episodes",
+            "0",
+            "--max-steps",
+            str(steps),
+            "--out",
+            str(out),
+            "--python",
+            python,
+            "--record-video",
+            "none",
+            "--max-retries",
+            "0",
+        ]
         t0 = time.perf_counter()
         try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, "COLUMNS": "100"})
+            r = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, "COLUMNS": "100"}
+            )
         except subprocess.TimeoutExpired:
             return Finding(check, False, f"did not finish in {timeout:.0f} s", "run it by hand to see where it hangs")
         wall = time.perf_counter() - t0
@@ -69,8 +98,12 @@ def smoke_episode(suite: str, python: str, steps: int, timeout: float = SMOKE_TI
         row = rows[-1]
         if row["status"] != "ok":
             first = (row.get("error") or "").strip().splitlines()
-            return Finding(check, False, f"status {row['status']} ({row.get('error_class')}): {first[0] if first else ''}",
-                           "fix the problem the message names; the traceback is in the row's error")  # fmt: skip
+            return Finding(
+                check,
+                False,
+                f"status {row['status']} ({row.get('error_class')}): {first[0] if first else ''}",
+                "fix the problem the message names; the traceback is in the row's error",
+            )
         return Finding(check, True, f"ran {row['steps']} step(s) in {wall:.1f} s (success={row['success']})")
 
 

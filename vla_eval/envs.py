@@ -31,6 +31,7 @@ import os
 import shutil
 import subprocess
 import sys
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python < 3.11: a suite env on an older interpreter (habitat-sim: 3.9)
@@ -179,7 +180,11 @@ def create(suite_name: str, recreate: bool = False) -> Path:
     pip("--no-deps", *_source())
     if spec.setup:
         script = spec.folder / spec.setup
-        r = subprocess.run(["bash", str(script)], cwd=spec.folder, env={**os.environ, "VLA_EVAL_ENV_DIR": str(d), "VLA_EVAL_SUITE": suite_name})
+        r = subprocess.run(
+            ["bash", str(script)],
+            cwd=spec.folder,
+            env={**os.environ, "VLA_EVAL_ENV_DIR": str(d), "VLA_EVAL_SUITE": suite_name},
+        )
         if r.returncode != 0:
             raise UsageError(f"the {spec.key} setup script {script.name} exited {r.returncode}")
     check = subprocess.run(
@@ -188,8 +193,10 @@ def create(suite_name: str, recreate: bool = False) -> Path:
         text=True,
     )
     if check.returncode != 0:
-        raise UsageError(f"the {spec.key} environment was built but vla_eval does not import there: "
-                         f"{check.stderr.strip().splitlines()[-1] if check.stderr.strip() else check.returncode}")
+        raise UsageError(
+            f"the {spec.key} environment was built but vla_eval does not import there: "
+            f"{check.stderr.strip().splitlines()[-1] if check.stderr.strip() else check.returncode}"
+        )
     marker.write_text(json.dumps({"suite": spec.key, "digest": spec.digest, "requirements": spec.requirements}))
     print(f"ready: {py}", file=sys.stderr)
     return d

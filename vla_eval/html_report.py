@@ -59,12 +59,16 @@ def _f(x: float) -> str:
 
 def bar_svg(sr: float, lo: float, hi: float, color: str, *, css_class: str = "bar") -> str:
     """One bar (width = SR x BAR_W) with a whisker over [lo, hi]; empty axis when SR is NaN."""
-    parts = [f'<svg class="barchart" width="{BAR_W + 2}" height="{BAR_H}" viewBox="0 0 {BAR_W + 2} {BAR_H}" '
-             f'xmlns="http://www.w3.org/2000/svg" role="img">',
-             f'<line class="axis" x1="0" y1="{BAR_H - 0.5}" x2="{BAR_W}" y2="{BAR_H - 0.5}"/>']
+    parts = [
+        f'<svg class="barchart" width="{BAR_W + 2}" height="{BAR_H}" viewBox="0 0 {BAR_W + 2} {BAR_H}" '
+        f'xmlns="http://www.w3.org/2000/svg" role="img">',
+        f'<line class="axis" x1="0" y1="{BAR_H - 0.5}" x2="{BAR_W}" y2="{BAR_H - 0.5}"/>',
+    ]
     if sr == sr:
-        parts.append(f'<rect class="{css_class}" data-sr="{sr:.6f}" x="0" y="2" width="{_f(sr * BAR_W)}" '
-                     f'height="{BAR_H - 5}" fill="{color}"><title>{_pct(sr)} %</title></rect>')
+        parts.append(
+            f'<rect class="{css_class}" data-sr="{sr:.6f}" x="0" y="2" width="{_f(sr * BAR_W)}" '
+            f'height="{BAR_H - 5}" fill="{color}"><title>{_pct(sr)} %</title></rect>'
+        )
     if lo == lo and hi == hi:
         y = (BAR_H - 1) / 2
         parts.append(
@@ -90,8 +94,10 @@ def _video_links(entry: Entry, suite: str, task_index: Any, html_dir: Path) -> s
                 rel = os.path.relpath(path.resolve(), html_dir.resolve()).replace(os.sep, "/")
                 ok = r["status"] == "ok" and r["success"]
                 cls, mark = ("succ", "✓") if ok else ("fail", "✗")
-                links.append(f'<a class="{cls}" href="{_e(urllib.parse.quote(rel))}" '
-                             f'title="episode {r["episode_index"]} ({_e(r["episode_id"])})">{mark}{r["episode_index"]}</a>')
+                links.append(
+                    f'<a class="{cls}" href="{_e(urllib.parse.quote(rel))}" '
+                    f'title="episode {r["episode_index"]} ({_e(r["episode_id"])})">{mark}{r["episode_index"]}</a>'
+                )
     return f'<span class="videos">{"".join(links)}</span>' if links else ""
 
 
@@ -99,15 +105,23 @@ def _trajectory_links(entry: Entry, suite: str, task_index: Any, html_dir: Path)
     """Links to the recorded trajectories (--record-trajectory) of the episodes that did not succeed."""
     links = []
     for run in entry.runs:
-        rows = [r for r in run.rows if r["suite"] == suite and r["task_index"] == task_index
-                and not outcomes.succeeded(r) and (r.get("metrics") or {}).get("trajectory")]
+        rows = [
+            r
+            for r in run.rows
+            if r["suite"] == suite
+            and r["task_index"] == task_index
+            and not outcomes.succeeded(r)
+            and (r.get("metrics") or {}).get("trajectory")
+        ]
         for r in sorted(rows, key=lambda r: r["episode_index"]):
             path = run.dir / str(r["metrics"]["trajectory"])
             if path.exists():
                 rel = os.path.relpath(path.resolve(), html_dir.resolve()).replace(os.sep, "/")
                 what = outcomes.outcome(r).replace("_", " ")
-                links.append(f'<a class="fail" href="{_e(urllib.parse.quote(rel))}" title="trajectory of episode '
-                             f'{r["episode_index"]} ({_e(r["episode_id"])}): {_e(what)}">⤓{r["episode_index"]}</a>')
+                links.append(
+                    f'<a class="fail" href="{_e(urllib.parse.quote(rel))}" title="trajectory of episode '
+                    f'{r["episode_index"]} ({_e(r["episode_id"])}): {_e(what)}">⤓{r["episode_index"]}</a>'
+                )
     return f'<span class="trajs">{"".join(links)}</span>' if links else ""
 
 
@@ -117,25 +131,37 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
     colors = {id(e): PALETTE[i % len(PALETTE)] for i, e in enumerate(entries)}
     suites = suite_order(s for e in entries for s in e.df.suite)
 
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width,initial-scale=1">',
-           f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
-           f"<h1>{_e(title)}</h1>",
-           '<p class="dim">SR with its 95% interval (Wilson per task; each suite as its protocol aggregates: '
-           'pooled k/n or mean of tasks; benchmark rows as the mean of their suites). A policy error (the policy '
-           'broke its contract) counts as a failure and is shown in its own column; simulator, infrastructure and '
-           'timeout errors are not counted and are shown apart (the run is incomplete). Published rows are from '
-           'results/reference.</p>']
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width,initial-scale=1">',
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        '<p class="dim">SR with its 95% interval (Wilson per task; each suite as its protocol aggregates: '
+        "pooled k/n or mean of tasks; benchmark rows as the mean of their suites). A policy error (the policy "
+        "broke its contract) counts as a failure and is shown in its own column; simulator, infrastructure and "
+        "timeout errors are not counted and are shown apart (the run is incomplete). Published rows are from "
+        "results/reference.</p>",
+    ]
 
     # legend
-    out.append("<p>" + " ".join(
-        f'<span title="{_e(", ".join(str(r.dir) for r in e.runs))}"><span class="swatch" '
-        f'style="background:{colors[id(e)]}"></span>{_e(e.label)} '
-        f'<small>({_e(", ".join(r.dir.name for r in e.runs))})</small></span>&nbsp;&nbsp;' for e in entries) + "</p>")
+    out.append(
+        "<p>"
+        + " ".join(
+            f'<span title="{_e(", ".join(str(r.dir) for r in e.runs))}"><span class="swatch" '
+            f'style="background:{colors[id(e)]}"></span>{_e(e.label)} '
+            f"<small>({_e(', '.join(r.dir.name for r in e.runs))})</small></span>&nbsp;&nbsp;"
+            for e in entries
+        )
+        + "</p>"
+    )
 
     # summary board
-    out.append('<h2>Summary</h2><table class="board"><tr><th>method</th>'
-               + "".join(f'<th><a href="#suite-{_e(s)}">{_e(s)}</a></th>' for s in suites) + "</tr>")
+    out.append(
+        '<h2>Summary</h2><table class="board"><tr><th>method</th>'
+        + "".join(f'<th><a href="#suite-{_e(s)}">{_e(s)}</a></th>' for s in suites)
+        + "</tr>"
+    )
     for e in entries:
         cells = []
         for s in suites:
@@ -146,27 +172,40 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
             r = sel.iloc[0]
             v = _verdict(e, s)
             cells.append(f'<td class="num">{_pct(r.sr)} <small>{_ci(r.n, r.ci_low, r.ci_high)} n={r.n}</small>{v}</td>')
-        out.append(f'<tr class="entry"><td><span class="swatch" style="background:{colors[id(e)]}"></span>'
-                   f'{_e(e.label)}</td>{"".join(cells)}</tr>')
+        out.append(
+            f'<tr class="entry"><td><span class="swatch" style="background:{colors[id(e)]}"></span>'
+            f"{_e(e.label)}</td>{''.join(cells)}</tr>"
+        )
     pub: dict[str, dict[str, str]] = {}
     for e in entries:
         for x in e.df.attrs.get("reference", []):
             if x["metric"] == "SR" and not x["task"] and x["published"] != "":
                 pub.setdefault(x["method"], {})[x["suite"]] = fmt_published("SR", x["published"])
     for m, vals in pub.items():
-        out.append(f'<tr class="ref"><td>{_e(m)} <small>(published)</small></td>'
-                   + "".join(f'<td class="num">{_e(vals.get(s, ""))}</td>' for s in suites) + "</tr>")
+        out.append(
+            f'<tr class="ref"><td>{_e(m)} <small>(published)</small></td>'
+            + "".join(f'<td class="num">{_e(vals.get(s, ""))}</td>' for s in suites)
+            + "</tr>"
+        )
     out.append("</table>")
 
     # per suite
     for s in suites:
         info = next((e.df.attrs["suites"][s] for e in entries if s in e.df.attrs.get("suites", {})), None)
-        sub = (f"{'split ' + info['split'] + ' · ' if info['split'] else ''}aggregation {info['aggregation']}: "
-               f"{agg.rule(info['aggregation']).describe}") if info else "benchmark row: mean of its suites, stratified score interval"
+        sub = (
+            (
+                f"{'split ' + info['split'] + ' · ' if info['split'] else ''}aggregation {info['aggregation']}: "
+                f"{agg.rule(info['aggregation']).describe}"
+            )
+            if info
+            else "benchmark row: mean of its suites, stratified score interval"
+        )
         out.append(f'<section class="suite" id="suite-{_e(s)}"><h2>{_e(s)} <small>{_e(sub)}</small></h2>')
-        out.append('<table class="tasks"><tr><th>task</th><th>run</th><th class="num">n</th><th class="num">SR %</th>'
-                   '<th>95% CI</th><th class="num">policy errors</th><th class="num">errors</th><th>SR and 95% CI</th>'
-                   '<th>videos (✓ ✗) and trajectories of failures (⤓)</th></tr>')
+        out.append(
+            '<table class="tasks"><tr><th>task</th><th>run</th><th class="num">n</th><th class="num">SR %</th>'
+            '<th>95% CI</th><th class="num">policy errors</th><th class="num">errors</th><th>SR and 95% CI</th>'
+            "<th>videos (✓ ✗) and trajectories of failures (⤓)</th></tr>"
+        )
         tasks: list[tuple[Any, str]] = []
         for e in entries:
             for r in e.df[e.df.suite == s].itertuples(index=False):
@@ -203,7 +242,7 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
                             f'<tr class="ref"><td class="task">published</td><td class="run" '
                             f'title="training protocol: {_e(x["training_protocol"])}">{_e(x["method"])}</td><td></td>'
                             f'<td class="num">{_e(fmt_published("SR", x["published"]))}</td><td></td>'
-                            f'<td></td><td>{bar_svg(p, float("nan"), float("nan"), REF_COLOR, css_class="bar ref")}</td>'
+                            f"<td></td><td>{bar_svg(p, float('nan'), float('nan'), REF_COLOR, css_class='bar ref')}</td>"
                             f'<td><small title="{_e(x["source"])}">{_e(x["source"].split(" (")[0])}</small></td></tr>'
                         )
         out.append("</table>")
@@ -221,8 +260,10 @@ def _verdict(e: Entry, suite: str) -> str:
             cls = "ok" if v.startswith("reproduced") else ("bad" if v.startswith("not reproduced") else "dim")
             mark = {"ok": "✓", "bad": "✗"}.get(cls, "·")
             short = v.split(" (")[0]
-            return (f'<br><span class="{cls} verdict" title="{_e(v)} ({_e(x["reproduces"])})">{mark} {_e(short)} '
-                    f'{_e(x["reproduces"])}</span>')
+            return (
+                f'<br><span class="{cls} verdict" title="{_e(v)} ({_e(x["reproduces"])})">{mark} {_e(short)} '
+                f"{_e(x['reproduces'])}</span>"
+            )
     return ""
 
 
@@ -233,14 +274,20 @@ def _metrics_table(entries: Sequence[Entry], suite: str) -> list[str]:
             if m["suite"] == suite:
                 task = "all" if m["task_index"] == "all" else f"{m['task_index']}: {m['task']}"
                 f = lambda v, m=m: fmt_metric(m["metric"], m["kind"], v)  # noqa: E731
-                rows.append(f'<tr><td>{_e(task)}</td><td>{_e(e.label)}</td><td>{_e(m["metric"])}</td>'
-                            f'<td class="num">{m["n"]}</td><td class="num">{f(m["value"])}</td>'
-                            f'<td>{_ci(m["n"], m["ci_low"], m["ci_high"], f)}</td></tr>')
+                rows.append(
+                    f"<tr><td>{_e(task)}</td><td>{_e(e.label)}</td><td>{_e(m['metric'])}</td>"
+                    f'<td class="num">{m["n"]}</td><td class="num">{f(m["value"])}</td>'
+                    f"<td>{_ci(m['n'], m['ci_low'], m['ci_high'], f)}</td></tr>"
+                )
     if not rows:
         return []
-    return ['<h3>Other metrics <small>(apart from success, never averaged with it)</small></h3>',
-            '<table class="metrics"><tr><th>task</th><th>run</th><th>metric</th><th class="num">n</th>'
-            '<th class="num">value</th><th>95% CI</th></tr>', *rows, "</table>"]
+    return [
+        "<h3>Other metrics <small>(apart from success, never averaged with it)</small></h3>",
+        '<table class="metrics"><tr><th>task</th><th>run</th><th>metric</th><th class="num">n</th>'
+        '<th class="num">value</th><th>95% CI</th></tr>',
+        *rows,
+        "</table>",
+    ]
 
 
 def _verdicts_table(entries: Sequence[Entry], suite: str) -> list[str]:
@@ -250,13 +297,19 @@ def _verdicts_table(entries: Sequence[Entry], suite: str) -> list[str]:
             if x["suite"] == suite and x["reproduces"]:
                 v = x["verdict"]
                 cls = "ok" if v.startswith("reproduced") else ("bad" if v.startswith("not reproduced") else "dim")
-                rows.append(f'<tr><td>{_e(e.label)}</td><td>{_e(x["reproduces"])}</td><td>{_e(x["metric"] or "-")}</td>'
-                            f'<td class="num">{_e(fmt_published(x["metric"], x["published"]))}</td><td>{_e(_ours(x))}</td>'
-                            f'<td class="{cls}">{_e(v)}</td></tr>')
+                rows.append(
+                    f"<tr><td>{_e(e.label)}</td><td>{_e(x['reproduces'])}</td><td>{_e(x['metric'] or '-')}</td>"
+                    f'<td class="num">{_e(fmt_published(x["metric"], x["published"]))}</td><td>{_e(_ours(x))}</td>'
+                    f'<td class="{cls}">{_e(v)}</td></tr>'
+                )
     if not rows:
         return []
-    return ['<h3>Reproduction</h3><table class="verdicts"><tr><th>run</th><th>reproduces</th><th>metric</th>'
-            '<th class="num">published</th><th>ours [95% CI]</th><th>verdict</th></tr>', *rows, "</table>"]
+    return [
+        '<h3>Reproduction</h3><table class="verdicts"><tr><th>run</th><th>reproduces</th><th>metric</th>'
+        '<th class="num">published</th><th>ours [95% CI]</th><th>verdict</th></tr>',
+        *rows,
+        "</table>",
+    ]
 
 
 def write_html(entries: Sequence[Entry], path: Path, title: str = "vla-eval leaderboard") -> Path:

@@ -114,8 +114,7 @@ class Ledger:
             ]
             if diffs:
                 raise UsageError(
-                    f"--out {self.out} holds a run of another configuration ({'; '.join(diffs)}); "
-                    "use another --out"
+                    f"--out {self.out} holds a run of another configuration ({'; '.join(diffs)}); use another --out"
                 )
         elif self.path.exists():
             raise UsageError(f"--out {self.out} has {EPISODES_FILE} but no {RUN_FILE}; use another --out")
@@ -167,8 +166,10 @@ class Ledger:
             if data and not data.endswith(b"\n"):
                 cut = data.rfind(b"\n") + 1
                 f.truncate(cut)
-                print(f"note: {self.path} ended in a torn line (a crash mid-write); that episode runs again",
-                      file=sys.stderr)
+                print(
+                    f"note: {self.path} ended in a torn line (a crash mid-write); that episode runs again",
+                    file=sys.stderr,
+                )
 
     def append(self, row: Mapping[str, Any]) -> None:
         assert self._file is not None, "ledger not open"

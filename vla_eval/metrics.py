@@ -69,8 +69,9 @@ def _count(name: str, value: Any) -> int:
     return out
 
 
-def _real(name: str, value: Any, *, min_value: float | None = None,
-          strict_min: bool = False, allow_inf: bool = False) -> float:
+def _real(
+    name: str, value: Any, *, min_value: float | None = None, strict_min: bool = False, allow_inf: bool = False
+) -> float:
     """Return ``value`` as a float; reject NaN, bools, non-numbers, and (optionally) inf/out-of-range."""
     if isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be a real number, got a bool ({value!r})")
@@ -261,8 +262,7 @@ def _betainc(a: float, b: float, x: float) -> float:
         return 0.0
     if x >= 1.0:
         return 1.0
-    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                 + a * math.log(x) + b * math.log1p(-x))
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
     if x < (a + 1.0) / (a + b + 2.0):
         return math.exp(log_front) * _beta_continued_fraction(a, b, x) / a
     return 1.0 - math.exp(log_front) * _beta_continued_fraction(b, a, 1.0 - x) / b
@@ -356,8 +356,9 @@ def _restricted_rates(k: np.ndarray, n: np.ndarray, a: np.ndarray) -> np.ndarray
     return np.clip(np.nan_to_num(p, nan=0.0), 0.0, 1.0)
 
 
-def stratified_score_bounds(ks: Any, ns: Any, weights: Any = None, z: float = 1.96,
-                            iterations: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def stratified_score_bounds(
+    ks: Any, ns: Any, weights: Any = None, z: float = 1.96, iterations: int = 64
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vectorised :func:`stratified_score_interval`: ``ks`` [..., T] counts (a batch of outcomes),
     ``ns`` [T] or [..., T], ``weights`` [T] (default 1/T). Returns (estimate, low, high) arrays [...]."""
     k = np.asarray(ks, dtype=np.float64)
@@ -390,8 +391,9 @@ def stratified_score_bounds(ks: Any, ns: Any, weights: Any = None, z: float = 1.
     return est, low, high
 
 
-def stratified_score_interval(ks: Sequence[int], ns: Sequence[int], weights: Sequence[float] | None = None,
-                              z: float = 1.96) -> tuple[float, float, float]:
+def stratified_score_interval(
+    ks: Sequence[int], ns: Sequence[int], weights: Sequence[float] | None = None, z: float = 1.96
+) -> tuple[float, float, float]:
     """Weighted mean of T per-task rates with a stratified *score* interval (default weights 1/T).
 
     The suite score of ``task_mean`` suites is ``theta = sum_t w_t k_t/n_t``. The interval is every
@@ -571,8 +573,7 @@ def nav_success(stopped: bool, final_distance: float, success_distance: float = 
 # --------------------------------------------------------------------------- #
 
 
-def route_completion(success: bool, dynamic: bool, d0_per_arm: Sequence[float],
-                     dT_per_arm: Sequence[float]) -> float:
+def route_completion(success: bool, dynamic: bool, d0_per_arm: Sequence[float], dT_per_arm: Sequence[float]) -> float:
     """DOMINO Route Completion (RC) of one episode, on the 0..100 scale.
 
     Source: protocols.md §5 (H-EmbodVis/DOMINO script/eval_metrics.py,
@@ -638,7 +639,7 @@ def manipulation_score(rc: float, out_of_bounds: bool, clutter_collisions: int) 
         raise ValueError(f"rc must be in [0, 100], got {rc}")
     oob = _flag("out_of_bounds", out_of_bounds)
     n_coll = _count("clutter_collisions", clutter_collisions)
-    return rc * (0.5 if oob else 1.0) * (0.8 ** n_coll)
+    return rc * (0.5 if oob else 1.0) * (0.8**n_coll)
 
 
 # --------------------------------------------------------------------------- #
@@ -705,11 +706,12 @@ def mcnemar_exact(base: Sequence[bool], cand: Sequence[bool]) -> float:
     if n_disc == 0:
         return 1.0
     tail = sum(math.comb(n_disc, i) for i in range(min(b, c) + 1))
-    return min(1.0, (2 * tail) / (2 ** n_disc))
+    return min(1.0, (2 * tail) / (2**n_disc))
 
 
-def paired_bootstrap(base: Sequence[float], cand: Sequence[float], n_resamples: int = 10000,
-                     seed: int = 0, alpha: float = 0.05) -> tuple[float, float, float]:
+def paired_bootstrap(
+    base: Sequence[float], cand: Sequence[float], n_resamples: int = 10000, seed: int = 0, alpha: float = 0.05
+) -> tuple[float, float, float]:
     """Paired percentile bootstrap of the mean difference ``cand - base``.
 
     Source: protocols.md §7 (paired bootstrap for per-episode SPL / nDTW / MS
@@ -746,4 +748,3 @@ def paired_bootstrap(base: Sequence[float], cand: Sequence[float], n_resamples: 
         means[start:stop] = diff[idx].mean(axis=1)
     low, high = np.quantile(means, [alpha / 2.0, 1.0 - alpha / 2.0])
     return (mean_diff, float(low), float(high))
-

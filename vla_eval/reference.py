@@ -144,7 +144,7 @@ def check_method(rows: Sequence[ReferenceRow], name: str) -> str:
 
 
 def verdict(published: float, scale: float, low: float, high: float) -> str:
-    """"reproduced" when the published value lies inside our interval [low, high] (our scale)."""
+    """ "reproduced" when the published value lies inside our interval [low, high] (our scale)."""
     if math.isnan(low) or math.isnan(high):
         return "no interval"
     v = published / scale

@@ -94,17 +94,23 @@ def incomplete_note(df) -> str:
     if suites.empty:
         return ""
     what = ", ".join(f"{r.suite} {r.errors}" for r in suites.itertuples(index=False))
-    return (f"INCOMPLETE: episodes with simulator/infrastructure/timeout errors are not counted ({what}); "
-            "run the same command with --retry-errors to run them again")
+    return (
+        f"INCOMPLETE: episodes with simulator/infrastructure/timeout errors are not counted ({what}); "
+        "run the same command with --retry-errors to run them again"
+    )
 
 
 def to_markdown(df) -> str:
-    head = ("| suite | task | n | SR % | 95% CI | policy errors (failures, in n) | errors (not counted) |\n"
-            "|---|---|---:|---:|---|---:|---:|\n")
+    head = (
+        "| suite | task | n | SR % | 95% CI | policy errors (failures, in n) | errors (not counted) |\n"
+        "|---|---|---:|---:|---|---:|---:|\n"
+    )
     lines = []
     for r in df.itertuples(index=False):
-        lines.append(f"| {r.suite} | {_label(r)} | {r.n} | {_pct(r.sr)} | {_ci(r.n, r.ci_low, r.ci_high)} | "
-                     f"{_policy_errors(r)} | {r.errors} |")
+        lines.append(
+            f"| {r.suite} | {_label(r)} | {r.n} | {_pct(r.sr)} | {_ci(r.n, r.ci_low, r.ci_high)} | "
+            f"{_policy_errors(r)} | {r.errors} |"
+        )
     text = head + "\n".join(lines) + "\n"
     note = incomplete_note(df)
     if note:
@@ -114,17 +120,24 @@ def to_markdown(df) -> str:
         text += "\nOther metrics (kept apart from success, never averaged with it; rates and SPL/nDTW in %):\n\n"
         text += "| suite | task | metric | n | value | 95% CI |\n|---|---|---|---:|---:|---|\n"
         for m in metrics:
-            task = f"{m['task_index']}: {m['task']}" if m["task_index"] != "all" else (
-                f"**{m['task'].split(' (')[0]}**" if m["level"] == "benchmark" else "**all**")
+            task = (
+                f"{m['task_index']}: {m['task']}"
+                if m["task_index"] != "all"
+                else (f"**{m['task'].split(' (')[0]}**" if m["level"] == "benchmark" else "**all**")
+            )
             f = functools.partial(fmt_metric, m["metric"], m["kind"])
             ci = _ci(m["n"], m["ci_low"], m["ci_high"], f)
             text += f"| {m['suite']} | {task} | {m['metric']} | {m['n']} | {f(m['value'])} | {ci} |\n"
     refs = df.attrs.get("reference") or []
     if refs:
-        text += ("\nPublished reference rows for the same suite and split (results/reference; values as "
-                 "published, % for rates):\n\n")
-        text += ("| suite | split | task | method | metric | published | ours [95% CI] | verdict | training protocol "
-                 "| source |\n")
+        text += (
+            "\nPublished reference rows for the same suite and split (results/reference; values as "
+            "published, % for rates):\n\n"
+        )
+        text += (
+            "| suite | split | task | method | metric | published | ours [95% CI] | verdict | training protocol "
+            "| source |\n"
+        )
         text += "|---|---|---|---|---|---:|---|---|---|---|\n"
         for x in refs:
             text += (
@@ -140,16 +153,20 @@ def failed_markdown(failed: Sequence[Mapping[str, Any]]) -> str:
     """The episodes that did not succeed, with links to their video and trajectory (relative to OUT)."""
     if not failed:
         return ""
-    text = (f"\nEpisodes that did not succeed ({len(failed)}): failure, policy error (a failure) or incomplete "
-            "(not counted); video and trajectory where recorded (`--record-video`, `--record-trajectory`):\n\n"
-            "| suite | task | episode | id | outcome | steps | video | trajectory | error |\n"
-            "|---|---|---:|---|---|---:|---|---|---|\n")
+    text = (
+        f"\nEpisodes that did not succeed ({len(failed)}): failure, policy error (a failure) or incomplete "
+        "(not counted); video and trajectory where recorded (`--record-video`, `--record-trajectory`):\n\n"
+        "| suite | task | episode | id | outcome | steps | video | trajectory | error |\n"
+        "|---|---|---:|---|---|---:|---|---|---|\n"
+    )
     for f in failed:
         video = f"[mp4]({f['video']})" if f["video"] else ""
         traj = f"[npz]({f['trajectory']})" if f["trajectory"] else ""
         err = str(f["error"]).replace("|", "\\|").replace("\n", " ")[:200]
-        text += (f"| {f['suite']} | {f['task_index']}: {f['task']} | {f['episode_index']} | {f['episode_id']} | "
-                 f"{f['outcome'].replace('_', ' ')} | {f['steps']} | {video} | {traj} | {err} |\n")
+        text += (
+            f"| {f['suite']} | {f['task_index']}: {f['task']} | {f['episode_index']} | {f['episode_id']} | "
+            f"{f['outcome'].replace('_', ' ')} | {f['steps']} | {video} | {traj} | {err} |\n"
+        )
     return text
 
 
@@ -171,8 +188,10 @@ def write_report(out: Path, df) -> tuple[Path, Path]:
     md, csv = out / "report.md", out / "report.csv"
     md.write_text(to_markdown(df))
     df.to_csv(csv, index=False)
-    for key, cols, name in (("metrics", METRIC_COLUMNS, "report_metrics.csv"),
-                            ("reference", REFERENCE_COLUMNS, "report_reference.csv")):  # fmt: skip
+    for key, cols, name in (
+        ("metrics", METRIC_COLUMNS, "report_metrics.csv"),
+        ("reference", REFERENCE_COLUMNS, "report_reference.csv"),
+    ):
         recs = df.attrs.get(key) or []
         path = out / name
         if recs:
@@ -187,59 +206,115 @@ def print_table(df, title: str, console=None) -> None:
 
     console = console or _console()
     table = Table(title=title, title_justify="left")
-    for col, just in [("suite", "left"), ("task", "left"), ("n", "right"), ("SR %", "right"),
-                      ("95% CI", "left"), ("policy err.", "right"), ("errors", "right")]:  # fmt: skip
+    for col, just in [
+        ("suite", "left"),
+        ("task", "left"),
+        ("n", "right"),
+        ("SR %", "right"),
+        ("95% CI", "left"),
+        ("policy err.", "right"),
+        ("errors", "right"),
+    ]:
         table.add_column(col, justify=just)
     for r in df.itertuples(index=False):
         task = _label(r, bold="")
         if len(task) > 60:
             task = task[:57] + "..."
         ci = _ci(r.n, r.ci_low, r.ci_high)
-        table.add_row(r.suite, task, str(r.n), _pct(r.sr), ci, str(_policy_errors(r)), str(r.errors),
-                      style="bold" if _is_all(r) else None)
+        table.add_row(
+            r.suite,
+            task,
+            str(r.n),
+            _pct(r.sr),
+            ci,
+            str(_policy_errors(r)),
+            str(r.errors),
+            style="bold" if _is_all(r) else None,
+        )
     console.print(table)
-    console.print("policy err.: the policy broke its contract (counted as failures, in n); errors: simulator, "
-                  "infrastructure or timeout (not counted)", style="dim", highlight=False)
+    console.print(
+        "policy err.: the policy broke its contract (counted as failures, in n); errors: simulator, "
+        "infrastructure or timeout (not counted)",
+        style="dim",
+        highlight=False,
+    )
     note = incomplete_note(df)
     if note:
         console.print(note, style="bold red", highlight=False, markup=False)
     failed = df.attrs.get("failed") or []
     recorded = [f for f in failed if f["video"] or f["trajectory"]]
     if recorded:
-        console.print(f"{len(failed)} episode(s) did not succeed; {len(recorded)} with a video or trajectory, "
-                      "listed in report.md:", highlight=False)
+        console.print(
+            f"{len(failed)} episode(s) did not succeed; {len(recorded)} with a video or trajectory, "
+            "listed in report.md:",
+            highlight=False,
+        )
         for f in recorded[:10]:
             files = ", ".join(x for x in (f["video"], f["trajectory"]) if x)
-            console.print(f"  {f['suite']} task {f['task_index']} episode {f['episode_index']} "
-                          f"({f['outcome'].replace('_', ' ')}): {files}", highlight=False, markup=False, soft_wrap=True)
+            console.print(
+                f"  {f['suite']} task {f['task_index']} episode {f['episode_index']} "
+                f"({f['outcome'].replace('_', ' ')}): {files}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
         if len(recorded) > 10:
             console.print(f"  ... and {len(recorded) - 10} more", highlight=False)
     metrics = df.attrs.get("metrics") or []
     if metrics:
         t = Table(title="other metrics (apart from success)", title_justify="left")
-        for col, just in [("suite", "left"), ("task", "left"), ("metric", "left"), ("n", "right"),
-                          ("value", "right"), ("95% CI", "left")]:  # fmt: skip
+        for col, just in [
+            ("suite", "left"),
+            ("task", "left"),
+            ("metric", "left"),
+            ("n", "right"),
+            ("value", "right"),
+            ("95% CI", "left"),
+        ]:
             t.add_column(col, justify=just)
         for m in metrics:
             f = functools.partial(fmt_metric, m["metric"], m["kind"])
             task = "all" if m["task_index"] == "all" else f"{m['task_index']}: {m['task']}"
-            t.add_row(m["suite"], task[:60], m["metric"], str(m["n"]), f(m["value"]),
-                      _ci(m["n"], m["ci_low"], m["ci_high"], f), style="bold" if m["task_index"] == "all" else None)
+            t.add_row(
+                m["suite"],
+                task[:60],
+                m["metric"],
+                str(m["n"]),
+                f(m["value"]),
+                _ci(m["n"], m["ci_low"], m["ci_high"], f),
+                style="bold" if m["task_index"] == "all" else None,
+            )
         console.print(t)
     refs = df.attrs.get("reference") or []
     if refs:
         t = Table(title="published reference rows (same suite and split)", title_justify="left")
-        for col, just in [("suite", "left"), ("split", "left"), ("method", "left"), ("metric", "left"),
-                          ("published", "right"), ("ours [95% CI]", "left"), ("verdict", "left"),
-                          ("source", "left")]:  # fmt: skip
+        for col, just in [
+            ("suite", "left"),
+            ("split", "left"),
+            ("method", "left"),
+            ("metric", "left"),
+            ("published", "right"),
+            ("ours [95% CI]", "left"),
+            ("verdict", "left"),
+            ("source", "left"),
+        ]:
             t.add_column(col, justify=just)
         for x in refs:
             v = x["verdict"] or ""
             style = "green" if v.startswith("reproduced") else ("red" if v.startswith("not reproduced") else None)
             src = x["source"].split(" (")[0] if x["source"] else ""
             suite = x["suite"] + (f" / {x['task']}" if x["task"] else "")
-            t.add_row(suite, x["split"], x["method"], x["metric"] or "-", fmt_published(x["metric"], x["published"]),
-                      _ours(x), v, src, style=style)
+            t.add_row(
+                suite,
+                x["split"],
+                x["method"],
+                x["metric"] or "-",
+                fmt_published(x["metric"], x["published"]),
+                _ours(x),
+                v,
+                src,
+                style=style,
+            )
         console.print(t)
 
 
@@ -285,8 +360,9 @@ def group_runs(runs: Sequence[RunInfo]) -> list[Entry]:
     return list(entries.values())
 
 
-def leaderboard(runs: Sequence[RunInfo], reference: Sequence[ReferenceRow] | None = None,
-                info: InfoLookup | None = None) -> list[Entry]:
+def leaderboard(
+    runs: Sequence[RunInfo], reference: Sequence[ReferenceRow] | None = None, info: InfoLookup | None = None
+) -> list[Entry]:
     """Entries with their aggregate (incl. benchmark rows) over all their run dirs."""
     reference = load_reference() if reference is None else list(reference)
     entries = group_runs(runs)
@@ -310,8 +386,14 @@ def print_leaderboard(entries: Sequence[Entry], console=None) -> None:
                 cells.append("")
                 continue
             r = sel.iloc[0]
-            v = next((x["verdict"] for x in e.df.attrs["reference"]
-                      if x["suite"] == c and x["reproduces"] and x["metric"] == "SR" and not x.get("comparable_to")), "")
+            v = next(
+                (
+                    x["verdict"]
+                    for x in e.df.attrs["reference"]
+                    if x["suite"] == c and x["reproduces"] and x["metric"] == "SR" and not x.get("comparable_to")
+                ),
+                "",
+            )
             mark = {"reproduced": " ✓", "not reproduced": " ✗"}.get(v.split(" (")[0], "")
             cells.append(f"{_pct(r.sr)} {_ci(r.n, r.ci_low, r.ci_high)} n={r.n}{mark}")
         body.append((e.label, cells, "bold"))
@@ -327,8 +409,7 @@ def print_leaderboard(entries: Sequence[Entry], console=None) -> None:
     ]
     if console is None:  # as wide as the table needs, so that a pipe or a CI log shows one line per row
         console = Console() if sys.stdout.isatty() else Console(width=max(132, sum(widths) + 3 * len(widths) + 1))
-    t = Table(title="leaderboard: SR % [95% CI] n (✓ / ✗: reproduces its published row or not)",
-              title_justify="left")
+    t = Table(title="leaderboard: SR % [95% CI] n (✓ / ✗: reproduces its published row or not)", title_justify="left")
     t.add_column("method")
     for c in cols:
         t.add_column(c, no_wrap=True)

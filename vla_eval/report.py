@@ -38,9 +38,22 @@ from vla_eval.runs import InfoLookup, SuiteInfo, suite_info
 COLUMNS = ["suite", "task_index", "task", "n", "successes", "sr", "ci_low", "ci_high", "errors", "policy_errors"]
 METRIC_COLUMNS = ["level", "suite", "task_index", "task", "metric", "kind", "n", "value", "ci_low", "ci_high"]
 REFERENCE_COLUMNS = [
-    "suite", "split", "task", "method", "metric", "published", "training_protocol", "source", "notes",
-    "reproduces", "ours", "ours_ci_low", "ours_ci_high", "verdict", "comparable_to",
-]  # fmt: skip
+    "suite",
+    "split",
+    "task",
+    "method",
+    "metric",
+    "published",
+    "training_protocol",
+    "source",
+    "notes",
+    "reproduces",
+    "ours",
+    "ours_ci_low",
+    "ours_ci_high",
+    "verdict",
+    "comparable_to",
+]
 
 
 # Per-episode metrics reported apart from success whenever rows carry them ("rate": a flag per
@@ -72,21 +85,45 @@ def _task_row(suite: str, ti: Any, task: str, rows: Sequence[dict[str, Any]]) ->
     n = len(counted)
     lo, hi = wilson_interval(k, n) if n else (_nan(), _nan())
     return {
-        "suite": suite, "task_index": ti, "task": task, "n": n, "successes": k,
-        "sr": k / n if n else _nan(), "ci_low": lo, "ci_high": hi, "errors": len(rows) - n,
+        "suite": suite,
+        "task_index": ti,
+        "task": task,
+        "n": n,
+        "successes": k,
+        "sr": k / n if n else _nan(),
+        "ci_low": lo,
+        "ci_high": hi,
+        "errors": len(rows) - n,
         "policy_errors": outcomes.count(rows, outcomes.POLICY_ERROR),
-    }  # fmt: skip
+    }
 
 
 def _estimate_row(suite: str, label: str, est: agg.Estimate | None, errors: int, policy_errors: int) -> dict[str, Any]:
     if est is None:
-        return {"suite": suite, "task_index": "all", "task": label, "n": 0, "successes": 0,
-                "sr": _nan(), "ci_low": _nan(), "ci_high": _nan(), "errors": errors,
-                "policy_errors": policy_errors}  # fmt: skip
+        return {
+            "suite": suite,
+            "task_index": "all",
+            "task": label,
+            "n": 0,
+            "successes": 0,
+            "sr": _nan(),
+            "ci_low": _nan(),
+            "ci_high": _nan(),
+            "errors": errors,
+            "policy_errors": policy_errors,
+        }
     return {
-        "suite": suite, "task_index": "all", "task": label, "n": est.n, "successes": est.k if est.k is not None else 0,
-        "sr": est.value, "ci_low": est.low, "ci_high": est.high, "errors": errors, "policy_errors": policy_errors,
-    }  # fmt: skip
+        "suite": suite,
+        "task_index": "all",
+        "task": label,
+        "n": est.n,
+        "successes": est.k if est.k is not None else 0,
+        "sr": est.value,
+        "ci_low": est.low,
+        "ci_high": est.high,
+        "errors": errors,
+        "policy_errors": policy_errors,
+    }
 
 
 def _metric_value(row: dict[str, Any], name: str, kind: str) -> Any:
@@ -147,8 +184,9 @@ def _aggregate_suite(suite: str, srows: list[dict[str, Any]], info: SuiteInfo, o
     metrics: dict[str, tuple[str, agg.Estimate]] = {}
     carried = {k for r in srows if r["status"] == "ok" for k in (r.get("metrics") or {})}
     declared = [(n, "rate") for n in info.rate_metrics] + [(n, "mean") for n in info.mean_metrics]
-    wanted = declared + [(n, kind) for n, kind in KNOWN_METRICS.items()
-                         if n in carried and n not in {d for d, _ in declared}]
+    wanted = declared + [
+        (n, kind) for n, kind in KNOWN_METRICS.items() if n in carried and n not in {d for d, _ in declared}
+    ]
     for name, kind in wanted:
         per_task = {ti: [v for r in ok[ti] if (v := _metric_value(r, name, kind)) is not None] for ti in tis}
         for ti in tis:
@@ -170,8 +208,18 @@ def _aggregate_suite(suite: str, srows: list[dict[str, Any]], info: SuiteInfo, o
 
 
 def _metric_row(level, suite, ti, task, name, kind, est: agg.Estimate) -> dict[str, Any]:
-    return {"level": level, "suite": suite, "task_index": ti, "task": task, "metric": name, "kind": kind,
-            "n": est.n, "value": est.value, "ci_low": est.low, "ci_high": est.high}  # fmt: skip
+    return {
+        "level": level,
+        "suite": suite,
+        "task_index": ti,
+        "task": task,
+        "metric": name,
+        "kind": kind,
+        "n": est.n,
+        "value": est.value,
+        "ci_low": est.low,
+        "ci_high": est.high,
+    }
 
 
 def _qualify(v: str, members: Sequence[_SuiteAgg]) -> str:
@@ -205,13 +253,20 @@ def failed_episodes(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         if what == outcomes.SUCCESS:
             continue
         m = r.get("metrics") or {}
-        out.append({
-            "suite": r["suite"], "task_index": r["task_index"], "task": r["task"],
-            "episode_index": r["episode_index"], "episode_id": r["episode_id"], "outcome": what,
-            "error": r.get("error") or "", "steps": r.get("steps"),
-            "video": f"videos/{r['episode_id']}.mp4" if m.get("video") else "",
-            "trajectory": str(m.get("trajectory") or ""),
-        })  # fmt: skip
+        out.append(
+            {
+                "suite": r["suite"],
+                "task_index": r["task_index"],
+                "task": r["task"],
+                "episode_index": r["episode_index"],
+                "episode_id": r["episode_id"],
+                "outcome": what,
+                "error": r.get("error") or "",
+                "steps": r.get("steps"),
+                "video": f"videos/{r['episode_id']}.mp4" if m.get("video") else "",
+                "trajectory": str(m.get("trajectory") or ""),
+            }
+        )
     return out
 
 
@@ -236,8 +291,11 @@ def aggregate(
     info = info or suite_info
     reference = load_reference() if reference is None else list(reference)
     labels = dict(reproduces) if isinstance(reproduces, Mapping) else None
-    canon = {m: check_method(reference, m) for m in ([reproduces] if isinstance(reproduces, str) else
-                                                      (labels or {}).values()) if m}
+    canon = {
+        m: check_method(reference, m)
+        for m in ([reproduces] if isinstance(reproduces, str) else (labels or {}).values())
+        if m
+    }
 
     def method_for(names: Sequence[str]) -> str | None:
         if isinstance(reproduces, str):
@@ -263,8 +321,9 @@ def aggregate(
             continue
         est = agg.combine([m.success for m in members])
         label = f"{b.label} (mean of {len(members)} suites)"
-        out.append(_estimate_row(b.id, label, est, sum(m.errors for m in members),
-                                 sum(m.policy_errors for m in members)))
+        out.append(
+            _estimate_row(b.id, label, est, sum(m.errors for m in members), sum(m.policy_errors for m in members))
+        )
         bmetrics: dict[str, agg.Estimate] = {}
         for name in sorted(set.intersection(*(set(m.metrics) for m in members))):
             kind = members[0].metrics[name][0]
@@ -283,9 +342,18 @@ def aggregate(
         mine = [r for r in reference if r.suite == name and (split is None or r.split == split)]
         for r in sorted(mine, key=lambda r: (r.task, r.metric != "SR", r.metric, r.method.lower())):
             rec = {c: "" for c in REFERENCE_COLUMNS}
-            rec.update(suite=name, split=r.split, task=r.task, method=r.method, metric=r.metric, published=r.value,
-                       training_protocol=r.training_protocol, source=r.source, notes=r.notes,
-                       comparable_to=r.comparable_to)
+            rec.update(
+                suite=name,
+                split=r.split,
+                task=r.task,
+                method=r.method,
+                metric=r.metric,
+                published=r.value,
+                training_protocol=r.training_protocol,
+                source=r.source,
+                notes=r.notes,
+                comparable_to=r.comparable_to,
+            )
             if method is not None and r.method == method and not r.task and r.comparable_to:
                 rec["reproduces"] = method
                 rec["verdict"] = f"not comparable: {r.comparable_to}"
@@ -301,8 +369,13 @@ def aggregate(
             refs.append(rec)
         if method is not None and not any(x["suite"] == name and x["reproduces"] for x in refs):
             rec = {c: "" for c in REFERENCE_COLUMNS}
-            rec.update(suite=name, split=split or "", method=method, reproduces=method,
-                       verdict=f"no reference row for {method} on {name}" + (f" ({split})" if split else ""))
+            rec.update(
+                suite=name,
+                split=split or "",
+                method=method,
+                reproduces=method,
+                verdict=f"no reference row for {method} on {name}" + (f" ({split})" if split else ""),
+            )
             refs.append(rec)
 
     df = pd.DataFrame(out, columns=COLUMNS)

@@ -53,8 +53,15 @@ class LoopConfig:
 
 
 class Rollout:
-    def __init__(self, spec: EpisodeSpec, slot: int, cfg: LoopConfig, attempt: int = 1, recorder: Any = None,
-                 trajectory: Any = None):
+    def __init__(
+        self,
+        spec: EpisodeSpec,
+        slot: int,
+        cfg: LoopConfig,
+        attempt: int = 1,
+        recorder: Any = None,
+        trajectory: Any = None,
+    ):
         self.spec = spec
         self.slot = slot
         self.cfg = cfg
@@ -83,9 +90,7 @@ class Rollout:
     @property
     def needs_chunk(self) -> bool:
         """Waiting for the policy: a fresh observation, no actions left, not in a batch yet."""
-        return (
-            not self.awaiting and not self.inferring and self.obs is not None and not self.ended and not self.actions
-        )
+        return not self.awaiting and not self.inferring and self.obs is not None and not self.ended and not self.actions
 
     def observe(self, reply: dict[str, Any]) -> None:
         self.sim_s += float(reply.get("sim_s", 0.0))
@@ -108,7 +113,9 @@ class Rollout:
         chunk = check_chunk(chunk, self.cfg.policy_spec.action_dim, self.cfg.policy_label, self.spec.episode_id)
         chunk = chunk[: self.cfg.replan_steps]
         if self.cfg.discrete:
-            check_discrete(chunk, self.cfg.action_low, self.cfg.action_high, self.cfg.policy_label, self.spec.episode_id)
+            check_discrete(
+                chunk, self.cfg.action_low, self.cfg.action_high, self.cfg.policy_label, self.spec.episode_id
+            )
         self.out_of_range += count_out_of_range(chunk, self.cfg.action_low, self.cfg.action_high)
         self.actions.extend(chunk)
 
@@ -120,7 +127,11 @@ class Rollout:
         return out
 
     def result(
-        self, status: str, metrics: dict[str, Any] | None = None, error: str | None = None, error_class: str | None = None
+        self,
+        status: str,
+        metrics: dict[str, Any] | None = None,
+        error: str | None = None,
+        error_class: str | None = None,
     ) -> EpisodeResult:
         total = time.perf_counter() - self.t0
         m = dict(metrics or {})
@@ -132,11 +143,18 @@ class Rollout:
             if video is not None:
                 m["video"] = str(video)
         if self.trajectory is not None:
-            m["trajectory"] = self.trajectory.write({
-                "episode": self.spec.to_dict(), "status": status, "success": success, "steps": self.steps,
-                "error_class": error_class, "error": error, "policy": self.cfg.policy_label,
-                "replan_steps": self.cfg.replan_steps,
-            })
+            m["trajectory"] = self.trajectory.write(
+                {
+                    "episode": self.spec.to_dict(),
+                    "status": status,
+                    "success": success,
+                    "steps": self.steps,
+                    "error_class": error_class,
+                    "error": error,
+                    "policy": self.cfg.policy_label,
+                    "replan_steps": self.cfg.replan_steps,
+                }
+            )
         return EpisodeResult(
             episode=self.spec,
             status=status,
@@ -174,8 +192,9 @@ def run_episodes(
 
 
 class _Loop:
-    def __init__(self, specs, slots, replicas, cfg, on_result, on_retry, recorder_factory,
-                 trajectory_factory=None) -> None:
+    def __init__(
+        self, specs, slots, replicas, cfg, on_result, on_retry, recorder_factory, trajectory_factory=None
+    ) -> None:
         self.queue: collections.deque[tuple[EpisodeSpec, int]] = collections.deque((s, 1) for s in specs)
         self.running: dict[int, Rollout] = {}
         self.slots = list(slots)
@@ -261,8 +280,15 @@ class _Loop:
                 self.send(r, {"op": "finish"})
             elif r.actions:
                 r.sent = r.next_actions()
-                self.send(r, {"op": "step", "actions": r.sent, "frames": r.recorder is not None,
-                              "trace": r.trajectory is not None})
+                self.send(
+                    r,
+                    {
+                        "op": "step",
+                        "actions": r.sent,
+                        "frames": r.recorder is not None,
+                        "trace": r.trajectory is not None,
+                    },
+                )
         except WorkerDied as e:
             self.fail(r, str(e), "infrastructure", restart=True)
 
@@ -346,8 +372,9 @@ class _Loop:
     def watchdog(self, now: float) -> None:
         timeout = self.cfg.reply_timeout_s
         for r in [r for r in self.running.values() if r.awaiting and now - r.sent_at > timeout]:
-            self.fail(r, f"no reply from env worker {r.slot} in {timeout:g} s (killed and restarted)", "timeout",
-                      restart=True)  # fmt: skip
+            self.fail(
+                r, f"no reply from env worker {r.slot} in {timeout:g} s (killed and restarted)", "timeout", restart=True
+            )
 
     # --- the loop ---------------------------------------------------------------------------
     def run(self) -> None:

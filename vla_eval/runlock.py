@@ -21,9 +21,7 @@ LOCK_FILE = ".lock"
 
 def _refusal(out: Path, holder: str) -> UsageError:
     who = f" (pid {holder})" if holder else ""
-    return UsageError(
-        f"--out {out} is in use by another vla-eval run{who}; wait for it to finish or use another --out"
-    )
+    return UsageError(f"--out {out} is in use by another vla-eval run{who}; wait for it to finish or use another --out")
 
 
 def _holder(fd: int) -> str:

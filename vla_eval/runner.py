@@ -128,8 +128,9 @@ def _video_mode(cfg: RunConfig, pspec: PolicySpec) -> str:
     if mode == "none" or not pspec.cameras:
         return "none"  # videos show the policy's own camera views; a policy without cameras has none
     try:
-        import vla_eval.video  # noqa: F401
         import imageio_ffmpeg  # noqa: F401
+
+        import vla_eval.video  # noqa: F401
     except ImportError:
         if cfg.record_video is not None:
             raise UsageError("--record-video needs the video extra: pip install 'vla-evalkit[video]'") from None
@@ -232,14 +233,14 @@ def run(cfg: RunConfig) -> int:
             except PolicyCrashed as e:
                 if e.__cause__ is not None:
                     traceback.print_exception(e.__cause__, file=err)
-                print(f"error: {e}; finished episodes are in {ledger.path}; fix the policy and rerun to resume",
-                      file=err)  # fmt: skip
+                print(
+                    f"error: {e}; finished episodes are in {ledger.path}; fix the policy and rerun to resume", file=err
+                )
                 return 1
             finally:
                 ledger.close()
             if interrupted:
-                print(f"interrupted: finished episodes are in {ledger.path}; run the same command to resume",
-                      file=err)  # fmt: skip
+                print(f"interrupted: finished episodes are in {ledger.path}; run the same command to resume", file=err)
                 return 130
     finally:
         for r in replicas:
@@ -308,7 +309,11 @@ def _execute(cfg, suite, pspec, replan, todo, probe, python, placement, replicas
                     f"[red]episode {ep.episode_id} (task {ep.task_index}, episode {ep.episode_index}): "
                     f"{result.error_class} error: {result.error}"
                 )
-            sr = f"{100 * stats['success'] / stats['ok']:.1f}% ({stats['success']}/{stats['ok']})" if stats["ok"] else "-"
+            sr = (
+                f"{100 * stats['success'] / stats['ok']:.1f}% ({stats['success']}/{stats['ok']})"
+                if stats["ok"]
+                else "-"
+            )
             errors = f"[red]{stats['errors']} error(s)" if stats["errors"] else ""
             progress.update(bar, advance=1, sr=sr, errors=errors)
 
@@ -329,8 +334,9 @@ def _execute(cfg, suite, pspec, replan, todo, probe, python, placement, replicas
                 from vla_eval.executors.local import ProcessSlot
 
                 slots = [
-                    ProcessSlot(i, suite.name, {**probe["env"], **placement.worker_env(i)},
-                                logs / f"worker-{i}.log", python)  # fmt: skip
+                    ProcessSlot(
+                        i, suite.name, {**probe["env"], **placement.worker_env(i)}, logs / f"worker-{i}.log", python
+                    )
                     for i in range(n_workers)
                 ]
             trajectory_factory = None

@@ -21,7 +21,6 @@ from vla_eval import aggregation as agg
 from vla_eval.errors import UsageError
 from vla_eval.ledger import EPISODES_FILE, RUN_FILE, latest_rows
 
-
 # --------------------------------------------------------------------------- suites
 
 
@@ -51,9 +50,7 @@ def suite_info(name: str) -> SuiteInfo:
         return SuiteInfo(name, known=False)
     how = str(p.extra.get("aggregation", "pooled"))
     if how not in agg.AGGREGATIONS:
-        raise UsageError(
-            f"protocol of suite {name!r}: aggregation {how!r} is not one of {', '.join(agg.AGGREGATIONS)}"
-        )
+        raise UsageError(f"protocol of suite {name!r}: aggregation {how!r} is not one of {', '.join(agg.AGGREGATIONS)}")
     return SuiteInfo(
         name=name,
         aggregation=how,

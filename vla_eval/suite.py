@@ -14,6 +14,7 @@ import hashlib
 import importlib
 import json
 import pkgutil
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python < 3.11: a suite env on an older interpreter (habitat-sim: 3.9)

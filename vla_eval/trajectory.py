@@ -138,9 +138,16 @@ def load(path: str | os.PathLike) -> Trajectory:
             raise ValueError(f"{path}: not a vla-eval trajectory (missing {', '.join(sorted(missing))})")
         meta = json.loads(str(z["meta"]))
         if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-            raise ValueError(f"{path}: format {meta.get('format')!r} version {meta.get('version')!r}, "
-                             f"expected {FORMAT!r} version {VERSION}")
+            raise ValueError(
+                f"{path}: format {meta.get('format')!r} version {meta.get('version')!r}, "
+                f"expected {FORMAT!r} version {VERSION}"
+            )
         return Trajectory(
-            actions=z["actions"], state=z["state"], done=z["done"], success=z["success"], sim_s=z["sim_s"],
-            policy_s=z["policy_s"], meta=meta,
+            actions=z["actions"],
+            state=z["state"],
+            done=z["done"],
+            success=z["success"],
+            sim_s=z["sim_s"],
+            policy_s=z["policy_s"],
+            meta=meta,
         )

@@ -95,9 +95,15 @@ class EpisodeRecorder:
             self._tmp = self.videos_dir / f".{self.episode_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part.mp4"
             self.shape = frame.shape
             self._writer = iio.get_writer(
-                self._tmp, format="FFMPEG", mode="I", fps=self.fps, codec="libx264", pixelformat="yuv420p",
-                macro_block_size=1, ffmpeg_log_level="error",
-            )  # fmt: skip
+                self._tmp,
+                format="FFMPEG",
+                mode="I",
+                fps=self.fps,
+                codec="libx264",
+                pixelformat="yuv420p",
+                macro_block_size=1,
+                ffmpeg_log_level="error",
+            )
         elif frame.shape != self.shape:
             raise ValueError(
                 f"episode {self.episode_id}: frame {self.frames} has shape {frame.shape}, the first had {self.shape}"

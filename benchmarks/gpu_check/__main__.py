@@ -65,12 +65,18 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         if not torch.cuda.is_available():
-            print("error: no CUDA device visible to torch (use --dry-run to check the script on the CPU)", file=sys.stderr)
+            print(
+                "error: no CUDA device visible to torch (use --dry-run to check the script on the CPU)", file=sys.stderr
+            )
             return 2
     end = time.monotonic() + a.budget_s
     from benchmarks._common import machine
 
-    results: dict = {"dry_run": a.dry_run, "machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    results: dict = {
+        "dry_run": a.dry_run,
+        "machine": machine(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     if "a" in parts:
         from benchmarks.gpu_check import model
 

@@ -73,7 +73,8 @@ class GpuSampler:
 def run(dry: bool, workers: int | None = None, tasks: str | None = None, episodes: str | None = None) -> dict:
     from benchmarks._common import cost_bound, rows
     from benchmarks.qwen_vla_loader import save_phase
-    from vla_eval.runner import RunConfig, run as run_eval
+    from vla_eval.runner import RunConfig
+    from vla_eval.runner import run as run_eval
     from vla_eval.suite import get_suite
 
     ok, why = get_suite("libero_spatial").availability()

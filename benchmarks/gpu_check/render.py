@@ -55,7 +55,9 @@ def _worker(index: int, env: dict, seconds: float, ready, go, results) -> None:
 def measure(workers: int, seconds: float, env: dict) -> dict:
     ctx = mp.get_context("spawn")
     ready, go, results = ctx.Barrier(workers + 1), ctx.Barrier(workers + 1), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(i, env, seconds, ready, go, results), daemon=True) for i in range(workers)]
+    procs = [
+        ctx.Process(target=_worker, args=(i, env, seconds, ready, go, results), daemon=True) for i in range(workers)
+    ]
     for p in procs:
         p.start()
     ready.wait(timeout=300)

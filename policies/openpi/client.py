@@ -56,7 +56,9 @@ class _Session:
         from websockets.sync.client import connect
 
         try:
-            self.ws = connect(uri, compression=None, max_size=max_size, additional_headers=headers, open_timeout=open_timeout)
+            self.ws = connect(
+                uri, compression=None, max_size=max_size, additional_headers=headers, open_timeout=open_timeout
+            )
         except InvalidStatus as e:
             code = e.response.status_code
             hint = " (wrong or missing token?)" if code in (401, 403) else ""
@@ -88,7 +90,9 @@ class _Session:
             raise RemotePolicyError(f"error from the server: {reply.strip()}")
         out = wire.unpackb(reply, max_bytes=max_bytes)
         if not isinstance(out, dict) or "actions" not in out:
-            raise RemotePolicyError(f"reply has no 'actions' (keys: {sorted(out) if isinstance(out, dict) else type(out).__name__})")
+            raise RemotePolicyError(
+                f"reply has no 'actions' (keys: {sorted(out) if isinstance(out, dict) else type(out).__name__})"
+            )
         return out
 
     def close(self) -> None:
@@ -191,7 +195,9 @@ class OpenpiPolicy(Policy):
     def _payload(self, obs: Observation) -> dict[str, Any]:
         missing = [c for c in self.mapping.cameras if c not in obs.images]
         if missing:
-            raise ValueError(f"openpi mapping {self.mapping.name!r} needs cameras {missing}; the observation has {sorted(obs.images)}")
+            raise ValueError(
+                f"openpi mapping {self.mapping.name!r} needs cameras {missing}; the observation has {sorted(obs.images)}"
+            )
         d = self.mapping.to_wire(obs, self.image_size)
         if self.served is not None:
             d[EPISODE_KEY] = obs.episode_id
@@ -206,7 +212,9 @@ class OpenpiPolicy(Policy):
                 reply = session.infer(self._payload(obs), self.reply_timeout, self.max_message_bytes)
             except RemotePolicyError as e:
                 self._drop(env_id)
-                raise RemotePolicyError(f"openpi server {self.uri}, env {env_id}, episode {obs.episode_id}: {e}") from None
+                raise RemotePolicyError(
+                    f"openpi server {self.uri}, env {env_id}, episode {obs.episode_id}: {e}"
+                ) from None
             actions = np.asarray(reply["actions"])
             if actions.ndim == 1:
                 actions = actions[None]
@@ -232,7 +240,9 @@ class OpenpiPolicy(Policy):
             raise errors[0]
         shapes = {c.shape for c in chunks if c is not None}
         if len(shapes) != 1:
-            raise RemotePolicyError(f"openpi server {self.uri} returned chunks of different shapes {sorted(shapes)} in one batch")
+            raise RemotePolicyError(
+                f"openpi server {self.uri} returned chunks of different shapes {sorted(shapes)} in one batch"
+            )
         return np.stack(chunks)  # the harness validates dtype, shape and values
 
     def _drop(self, env_id: int) -> None:

@@ -124,7 +124,9 @@ def _check_backbone(root: Path, problems: Problems) -> dict[str, Any] | None:
             continue
         bad = sorted({v.get("dtype") for v in header.values() if isinstance(v, dict)} - set(WEIGHT_DTYPES))
         if bad:
-            problems.add(f"backbone/{s.name}", f"holds tensors of dtype {', '.join(map(str, bad))}; expected F32, BF16 or F16")
+            problems.add(
+                f"backbone/{s.name}", f"holds tensors of dtype {', '.join(map(str, bad))}; expected F32, BF16 or F16"
+            )
     if not any(all((bb / f).is_file() for f in group) for group in TOKENIZER_FILES):
         problems.add("backbone/", "has no tokenizer files (tokenizer.json, or vocab.json + merges.txt)")
     if not (bb / "tokenizer_config.json").is_file():
@@ -132,7 +134,11 @@ def _check_backbone(root: Path, problems: Problems) -> dict[str, Any] | None:
     proc = read_json(bb / "preprocessor_config.json", problems, "backbone/preprocessor_config.json")
     if isinstance(cfg, dict) and isinstance(proc, dict) and isinstance(cfg.get("vision_config"), dict):
         vc = cfg["vision_config"]
-        for pkey, vkey in (("patch_size", "patch_size"), ("merge_size", "spatial_merge_size"), ("temporal_patch_size", "temporal_patch_size")):
+        for pkey, vkey in (
+            ("patch_size", "patch_size"),
+            ("merge_size", "spatial_merge_size"),
+            ("temporal_patch_size", "temporal_patch_size"),
+        ):
             if pkey in proc and vkey in vc and proc[pkey] != vc[vkey]:
                 problems.add(
                     "backbone/preprocessor_config.json",
@@ -166,7 +172,9 @@ def _check_decoder_weights(path: Path, cfg: DecoderConfig, problems: Problems) -
     unexpected = [k for k in header if k not in expected]
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        problems.add(where, f"missing tensors {missing[:3]}{more} (for the DiT described by action_decoder/config.json)")
+        problems.add(
+            where, f"missing tensors {missing[:3]}{more} (for the DiT described by action_decoder/config.json)"
+        )
     if unexpected:
         more = f" and {len(unexpected) - 3} more" if len(unexpected) > 3 else ""
         problems.add(where, f"unexpected tensors {unexpected[:3]}{more}")
@@ -224,7 +232,9 @@ def select_embodiment(info: CheckpointInfo, name: str | None) -> Embodiment:
     if name is None:
         if len(info.embodiments) == 1:
             return next(iter(info.embodiments.values()))
-        raise UsageError(f"Qwen-VLA checkpoint {str(info.root)!r} has several embodiments; pass embodiment=NAME (known: {known})")
+        raise UsageError(
+            f"Qwen-VLA checkpoint {str(info.root)!r} has several embodiments; pass embodiment=NAME (known: {known})"
+        )
     resolved = embodiment_for(name)
     if resolved not in info.embodiments:
         via = f" (suite {name!r} maps to {resolved!r})" if resolved != name else ""
@@ -259,7 +269,9 @@ def load_backbone(root: Path, device: str, dtype: Any) -> Any:
         transformers.logging.enable_progress_bar()
     problems = Problems()
     for key, got, want in sorted(info.get("mismatched_keys", ()), key=lambda x: x[0]):
-        problems.add("backbone/", f"weight {key!r} has shape {list(got)}, expected {list(want)} (from backbone/config.json)")
+        problems.add(
+            "backbone/", f"weight {key!r} has shape {list(got)}, expected {list(want)} (from backbone/config.json)"
+        )
     missing = sorted(info.get("missing_keys", ()))
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""

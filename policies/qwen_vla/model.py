@@ -200,7 +200,11 @@ class Backbone:
 
     @torch.no_grad()
     def encode(
-        self, prompts: Sequence[str], cameras: Sequence[str], images: Sequence[Sequence[np.ndarray]], instructions: Sequence[str]
+        self,
+        prompts: Sequence[str],
+        cameras: Sequence[str],
+        images: Sequence[Sequence[np.ndarray]],
+        instructions: Sequence[str],
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns last hidden states [B, L, C] and the padding mask [B, L] (right-padded)."""
         device = self.model.device

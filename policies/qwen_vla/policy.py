@@ -136,7 +136,10 @@ class QwenVLAPolicy(Policy):
                     )
         images = [self._images(o) for o in observations]
         states = np.stack(
-            [emb.state_to_model(o.state) if emb.state_dim else np.zeros(self.cfg.state_width, np.float32) for o in observations]
+            [
+                emb.state_to_model(o.state) if emb.state_dim else np.zeros(self.cfg.state_width, np.float32)
+                for o in observations
+            ]
         )
         noise = torch.stack(
             [

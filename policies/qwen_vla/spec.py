@@ -127,7 +127,9 @@ class DecoderConfig:
         if len(problems) > n0:
             return None
         if kwargs["hidden_size"] % kwargs["num_heads"]:
-            problems.add(where, f"hidden_size {kwargs['hidden_size']} is not divisible by num_heads {kwargs['num_heads']}")
+            problems.add(
+                where, f"hidden_size {kwargs['hidden_size']} is not divisible by num_heads {kwargs['num_heads']}"
+            )
             return None
         return cls(**kwargs)
 
@@ -254,7 +256,9 @@ class Gripper:
         n0 = len(problems)
         ch = d.get("channels")
         if not isinstance(ch, list) or not ch or not all(isinstance(c, int) and 0 <= c < action_dim for c in ch):
-            problems.add(where, f"channels must be a non-empty list of action channels in 0..{action_dim - 1}, got {ch!r}")
+            problems.add(
+                where, f"channels must be a non-empty list of action channels in 0..{action_dim - 1}, got {ch!r}"
+            )
         vals = {}
         for k in ("model_open", "model_close", "env_open", "env_close"):
             v = d.get(k)
@@ -320,7 +324,9 @@ class Navigation:
         ids = np.where(
             stop_flag,
             a["STOP"],
-            np.where(heading > half_turn, a["TURN_LEFT"], np.where(heading < -half_turn, a["TURN_RIGHT"], a["MOVE_FORWARD"])),
+            np.where(
+                heading > half_turn, a["TURN_LEFT"], np.where(heading < -half_turn, a["TURN_RIGHT"], a["MOVE_FORWARD"])
+            ),
         )
         return ids[..., None].astype(np.float32)
 
@@ -330,7 +336,10 @@ class Navigation:
             problems.add(where, "must be an object with 'output' ('discrete' or 'waypoint')")
             return None
         if action_dim != len(NAV_CHANNELS):
-            problems.add(where, f"navigation embodiments predict {len(NAV_CHANNELS)} channels {NAV_CHANNELS}; action_dim is {action_dim}")
+            problems.add(
+                where,
+                f"navigation embodiments predict {len(NAV_CHANNELS)} channels {NAV_CHANNELS}; action_dim is {action_dim}",
+            )
             return None
         out = d.get("output")
         if out not in ("discrete", "waypoint"):
@@ -446,7 +455,10 @@ class Embodiment:
             else:
                 dims[k] = v
         masks = {}
-        for k, width, dim_key in (("action_mask", cfg.action_width, "action_dim"), ("state_mask", cfg.state_width, "state_dim")):
+        for k, width, dim_key in (
+            ("action_mask", cfg.action_width, "action_dim"),
+            ("state_mask", cfg.state_width, "state_dim"),
+        ):
             m = _bool_list(d.get(k), width, problems, f"{where}: {k}", what=f"the decoder's {k.split('_')[0]} width")
             if m is None:
                 continue
@@ -468,7 +480,9 @@ class Embodiment:
             problems.add(where, f"cameras must be a non-empty list of camera names, got {cams!r}")
         size = d.get("image_size")
         if not (
-            isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
+            isinstance(size, list)
+            and len(size) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
         ):
             problems.add(where, f"image_size must be [height, width] in pixels, got {size!r}")
         tags = d.get("suite_tags", [name])
@@ -480,8 +494,12 @@ class Embodiment:
         if not isinstance(norm, dict):
             problems.add(where, "normalization must be an object with 'state' and 'action'")
             return None
-        state_norm = Normalizer.from_dict(norm.get("state"), dims["state_dim"], problems, f"{where}: normalization.state")
-        action_norm = Normalizer.from_dict(norm.get("action"), dims["action_dim"], problems, f"{where}: normalization.action")
+        state_norm = Normalizer.from_dict(
+            norm.get("state"), dims["state_dim"], problems, f"{where}: normalization.state"
+        )
+        action_norm = Normalizer.from_dict(
+            norm.get("action"), dims["action_dim"], problems, f"{where}: normalization.action"
+        )
         gripper = None
         if d.get("gripper") is not None:
             gripper = Gripper.from_dict(d["gripper"], dims["action_dim"], problems, f"{where}: gripper")

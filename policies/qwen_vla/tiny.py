@@ -97,7 +97,15 @@ def _backbone_config(backbone: str, token_ids: dict[str, int]) -> Any:
     if backbone == "qwen3_vl":
         from transformers import Qwen3VLConfig
 
-        text.update(head_dim=32, rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [4, 6, 6], "mrope_interleaved": True})
+        text.update(
+            head_dim=32,
+            rope_parameters={
+                "rope_type": "default",
+                "rope_theta": 1e6,
+                "mrope_section": [4, 6, 6],
+                "mrope_interleaved": True,
+            },
+        )
         vision.update(patch_size=16, num_position_embeddings=256, deepstack_visual_indexes=[1])
         return Qwen3VLConfig(text_config=text, vision_config=vision, **ids)
     if backbone == "qwen2_5_vl":
@@ -126,10 +134,22 @@ def tiny_decoder_config(context_dim: int = TEXT_HIDDEN) -> DecoderConfig:
 
 # Synthetic statistics: plausible ranges of each embodiment's raw units.
 _RANGES = {
-    "franka_libero": {"action": ([-0.9] * 3 + [-0.3] * 3 + [-1.0], [0.9] * 3 + [0.3] * 3 + [1.0]), "state": ([-0.3, -0.3, 0.8, -3.2, -3.2, -3.2, 0.0, -0.04], [0.3, 0.3, 1.3, 3.2, 3.2, 3.2, 0.04, 0.0])},
-    "widowx_bridge": {"action": ([-0.03] * 3 + [-0.1] * 3 + [0.0], [0.03] * 3 + [0.1] * 3 + [1.0]), "state": ([0.1, -0.2, 0.0, -1, -1, -1, -1] + [-2.0] * 6 + [0.0] * 2, [0.4, 0.2, 0.3, 1, 1, 1, 1] + [2.0] * 6 + [0.04] * 2)},
+    "franka_libero": {
+        "action": ([-0.9] * 3 + [-0.3] * 3 + [-1.0], [0.9] * 3 + [0.3] * 3 + [1.0]),
+        "state": ([-0.3, -0.3, 0.8, -3.2, -3.2, -3.2, 0.0, -0.04], [0.3, 0.3, 1.3, 3.2, 3.2, 3.2, 0.04, 0.0]),
+    },
+    "widowx_bridge": {
+        "action": ([-0.03] * 3 + [-0.1] * 3 + [0.0], [0.03] * 3 + [0.1] * 3 + [1.0]),
+        "state": (
+            [0.1, -0.2, 0.0, -1, -1, -1, -1] + [-2.0] * 6 + [0.0] * 2,
+            [0.4, 0.2, 0.3, 1, 1, 1, 1] + [2.0] * 6 + [0.04] * 2,
+        ),
+    },
     "gr1_arms_waist_fourier_hands": {"action": ([-1.5] * 29, [1.5] * 29), "state": ([-1.5] * 29, [1.5] * 29)},
-    "aloha_agilex": {"action": ([-1.0] * 6 + [0.0] + [-1.0] * 6 + [0.0], [1.0] * 6 + [1.0] + [1.0] * 6 + [1.0]), "state": ([-1.0] * 6 + [0.0] + [-1.0] * 6 + [0.0], [1.0] * 6 + [1.0] + [1.0] * 6 + [1.0])},
+    "aloha_agilex": {
+        "action": ([-1.0] * 6 + [0.0] + [-1.0] * 6 + [0.0], [1.0] * 6 + [1.0] + [1.0] * 6 + [1.0]),
+        "state": ([-1.0] * 6 + [0.0] + [-1.0] * 6 + [0.0], [1.0] * 6 + [1.0] + [1.0] * 6 + [1.0]),
+    },
     "vln_r2r": {"action": ([0.0, -0.1, -0.5, 0.0], [0.5, 0.1, 0.5, 1.0]), "state": ([], [])},
     "vln_rxr": {"action": ([0.0, -0.1, -0.5, 0.0], [0.5, 0.1, 0.5, 1.0]), "state": ([], [])},
     "point2d": {"action": ([-1.0, -1.0], [1.0, 1.0]), "state": ([0.0, 0.0], [1.0, 1.0])},
@@ -159,7 +179,10 @@ def tiny_embodiments(
             **t,
             "action_mask": [1] * t["action_dim"] + [0] * (cfg.action_width - t["action_dim"]),
             "state_mask": [1] * t["state_dim"] + [0] * (cfg.state_width - t["state_dim"]),
-            "normalization": {"state": _stats(modes["state"], *r["state"]), "action": _stats(modes["action"], *r["action"])},
+            "normalization": {
+                "state": _stats(modes["state"], *r["state"]),
+                "action": _stats(modes["action"], *r["action"]),
+            },
         }
         problems = Problems()
         e = Embodiment.from_dict(name, d, cfg, problems)
@@ -227,7 +250,11 @@ def make_tiny_checkpoint(
     dec.init_random(torch.Generator().manual_seed(seed + 1))
     (out / "action_decoder").mkdir(exist_ok=True)
     (out / "action_decoder" / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-    save_file({k: v.contiguous() for k, v in dec.state_dict().items()}, str(out / "action_decoder" / "model.safetensors"), metadata={"format": "pt"})
+    save_file(
+        {k: v.contiguous() for k, v in dec.state_dict().items()},
+        str(out / "action_decoder" / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
     if template_image_sizes:
         image_size = None
     elif image_size is None:

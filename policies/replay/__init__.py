@@ -24,8 +24,9 @@ from vla_eval.types import Observation, PolicySpec
 
 
 class ReplayPolicy(Policy):
-    def __init__(self, source: str, action_dim: int = 7, idle_action: Sequence[float] | None = None,
-                 horizon: int = 8) -> None:
+    def __init__(
+        self, source: str, action_dim: int = 7, idle_action: Sequence[float] | None = None, horizon: int = 8
+    ) -> None:
         root = Path(source)
         folder = root / DIR if (root / DIR).is_dir() else root
         if not folder.is_dir():
@@ -39,8 +40,13 @@ class ReplayPolicy(Policy):
         self._cache: dict[str, Trajectory] = {}
 
     def metadata(self) -> PolicySpec:
-        return PolicySpec(name="replay", action_dim=self.action_dim, horizon=self.horizon,
-                          replan_steps=self.horizon, needs_state=False)
+        return PolicySpec(
+            name="replay",
+            action_dim=self.action_dim,
+            horizon=self.horizon,
+            replan_steps=self.horizon,
+            needs_state=False,
+        )
 
     def trajectory(self, episode_id: str) -> Trajectory:
         if episode_id not in self._cache:
@@ -49,8 +55,9 @@ class ReplayPolicy(Policy):
                 raise KeyError(f"replay: episode {episode_id} was not recorded ({len(self.files)} recorded)")
             traj = load(path)
             if traj.actions.shape[1:] != (self.action_dim,) and traj.steps:
-                raise ValueError(f"replay: {path} holds {traj.actions.shape[1]}-D actions, the suite takes "
-                                 f"{self.action_dim}-D")
+                raise ValueError(
+                    f"replay: {path} holds {traj.actions.shape[1]}-D actions, the suite takes {self.action_dim}-D"
+                )
             if len(self._cache) >= 256:  # episodes in flight are few; keep memory flat on long runs
                 self._cache.clear()
             self._cache[episode_id] = traj
@@ -59,6 +66,6 @@ class ReplayPolicy(Policy):
     def infer_batch(self, observations: list[Observation]) -> np.ndarray:
         out = np.broadcast_to(self.idle, (len(observations), self.horizon, self.action_dim)).copy()
         for i, obs in enumerate(observations):
-            actions = self.trajectory(obs.episode_id).actions[obs.step: obs.step + self.horizon]
+            actions = self.trajectory(obs.episode_id).actions[obs.step : obs.step + self.horizon]
             out[i, : len(actions)] = actions
         return out

@@ -151,5 +151,10 @@ def box_footprint(center, rot, half) -> tuple:
         ks = [k for k in range(3) if k != vert]
         axes = [rot[:2, k] / max(np.linalg.norm(rot[:2, k]), 1e-9) for k in ks]
         return center[:2], axes, [float(half[k]) for k in ks], float(center[2] - ext[2]), float(center[2] + ext[2])
-    return (center[:2], [np.array([1.0, 0.0]), np.array([0.0, 1.0])], [float(ext[0]), float(ext[1])],
-            float(center[2] - ext[2]), float(center[2] + ext[2]))
+    return (
+        center[:2],
+        [np.array([1.0, 0.0]), np.array([0.0, 1.0])],
+        [float(ext[0]), float(ext[1])],
+        float(center[2] - ext[2]),
+        float(center[2] + ext[2]),
+    )

@@ -76,7 +76,13 @@ class Box:
             return self.center[:2], axes, [float(self.half[k]) for k in ks], float(self.lo[2]), float(self.hi[2])
         c = (self.lo + self.hi) / 2
         h = (self.hi - self.lo) / 2
-        return c[:2], [np.array([1.0, 0.0]), np.array([0.0, 1.0])], [float(h[0]), float(h[1])], float(self.lo[2]), float(self.hi[2])
+        return (
+            c[:2],
+            [np.array([1.0, 0.0]), np.array([0.0, 1.0])],
+            [float(h[0]), float(h[1])],
+            float(self.lo[2]),
+            float(self.hi[2]),
+        )
 
     def horizontal_axes(self) -> list[tuple[np.ndarray, float]]:
         """The two body axes closest to horizontal: (unit xy direction, full extent)."""
@@ -171,8 +177,9 @@ class LiberoScriptedExpert(PerEnvExpert):
         return self.act(obs, st)
 
     # --- the controller ------------------------------------------------------------------------
-    def _go(self, st: EnvState, target: np.ndarray, eef: np.ndarray, rot: np.ndarray, grip: float,
-            limit: float = 1.0) -> np.ndarray:
+    def _go(
+        self, st: EnvState, target: np.ndarray, eef: np.ndarray, rot: np.ndarray, grip: float, limit: float = 1.0
+    ) -> np.ndarray:
         a = np.zeros(7)
         a[:3] = position_action(target, eef, self.gain, limit)
         a[3:6] = rotation_action(st.r_des, rot, gain=3.0, limit=1.0)
@@ -192,8 +199,15 @@ class LiberoScriptedExpert(PerEnvExpert):
         """The planned grasp point, carried along with the object's live pose."""
         return box.pos + box.rot @ st.grasp_local
 
-    def _plan(self, st: EnvState, objs: dict[str, Box], rot: np.ndarray, fixture_parts: list,
-              base: np.ndarray | None = None, place_xy: np.ndarray | None = None) -> None:
+    def _plan(
+        self,
+        st: EnvState,
+        objs: dict[str, Box],
+        rot: np.ndarray,
+        fixture_parts: list,
+        base: np.ndarray | None = None,
+        place_xy: np.ndarray | None = None,
+    ) -> None:
         """Choose the grasp (point in the object's frame, closing direction) least in collision,
         then least far from the robot (at the grasp and where the object will be put down)."""
         box = objs[st.obj]
@@ -259,7 +273,9 @@ class LiberoScriptedExpert(PerEnvExpert):
         st.r_des = nearest_top_down(d, rot)
         st.grasp_cost = float(cost)
 
-    def _target(self, st: EnvState, objs: dict[str, Box], regions: Mapping[str, Any]) -> tuple[np.ndarray, float, float]:
+    def _target(
+        self, st: EnvState, objs: dict[str, Box], regions: Mapping[str, Any]
+    ) -> tuple[np.ndarray, float, float]:
         """(xy where the object's body position must go, z its bottom is placed at, the top to clear)."""
         if st.target in regions:
             r = regions[st.target]
@@ -323,8 +339,14 @@ class LiberoScriptedExpert(PerEnvExpert):
             if st.t == 1:
                 base = ex.get("robot_base_pos")
                 place_xy = self._target(st, objs, regions)[0]
-                self._plan(st, objs, rot, fixture_obstacles(ex["objects"]),
-                           None if base is None else np.asarray(base, dtype=np.float64), place_xy)
+                self._plan(
+                    st,
+                    objs,
+                    rot,
+                    fixture_obstacles(ex["objects"]),
+                    None if base is None else np.asarray(base, dtype=np.float64),
+                    place_xy,
+                )
             g = self._grasp_point(st, box)
             hover = max(g[2] + 0.08, box.hi[2] + 0.05)
             if eef[2] < hover - 0.04 and np.linalg.norm(eef[:2] - g[:2]) > 0.03:
@@ -353,8 +375,14 @@ class LiberoScriptedExpert(PerEnvExpert):
             st.last_grip = opening
             if done:
                 tgt, place, top = self._target(st, objs, regions)
-                clear = max([top] + [b.hi[2] for n, b in objs.items() if n != st.obj
-                                     and near_segment(b, box.pos[:2], tgt, float(np.max(box.half)) + 0.06)])
+                clear = max(
+                    [top]
+                    + [
+                        b.hi[2]
+                        for n, b in objs.items()
+                        if n != st.obj and near_segment(b, box.pos[:2], tgt, float(np.max(box.half)) + 0.06)
+                    ]
+                )
                 st.lift_bottom = max(clear + 0.04, st.bottom0 + 0.08)
                 st.hold_pos = eef.copy()
                 self._set(st, "lift")

@@ -24,8 +24,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from vla_eval.policies.scripted.geometry import mat_to_rotvec
 from vla_eval.policies.scripted.base import PerEnvExpert
+from vla_eval.policies.scripted.geometry import mat_to_rotvec
 from vla_eval.types import Observation, PolicySpec
 
 OPEN, CLOSED = 1.0, -1.0
@@ -35,11 +35,13 @@ def quat_wxyz_to_mat(q: Sequence[float]) -> np.ndarray:
     w, x, y, z = (float(v) for v in q)
     n = w * w + x * x + y * y + z * z
     s = 2.0 / n if n > 1e-12 else 0.0
-    return np.array([
-        [1 - s * (y * y + z * z), s * (x * y - z * w), s * (x * z + y * w)],
-        [s * (x * y + z * w), 1 - s * (x * x + z * z), s * (y * z - x * w)],
-        [s * (x * z - y * w), s * (y * z + x * w), 1 - s * (x * x + y * y)],
-    ])  # fmt: skip
+    return np.array(
+        [
+            [1 - s * (y * y + z * z), s * (x * y - z * w), s * (x * z + y * w)],
+            [s * (x * y + z * w), 1 - s * (x * x + z * z), s * (y * z - x * w)],
+            [s * (x * z - y * w), s * (y * z + x * w), 1 - s * (x * x + y * y)],
+        ]
+    )
 
 
 def rot_z(a: float) -> np.ndarray:
@@ -82,7 +84,9 @@ class SimplerWidowXExpert(PerEnvExpert):
     # Negative controls (``--policy-args flip=...``): the same expert with one convention wrong.
     FLIPS = ("", "x", "y", "rotation", "gripper")
 
-    def __init__(self, action_dim: int = 7, gain: float = 0.6, max_step: float = 0.03, flip: str = "", **_: Any) -> None:
+    def __init__(
+        self, action_dim: int = 7, gain: float = 0.6, max_step: float = 0.03, flip: str = "", **_: Any
+    ) -> None:
         if action_dim != 7:
             raise ValueError(f"the SimplerEnv WidowX expert acts in 7-D, not {action_dim}-D")
         if flip not in self.FLIPS:
@@ -94,8 +98,9 @@ class SimplerWidowXExpert(PerEnvExpert):
 
     def metadata(self) -> PolicySpec:
         name = "scripted_simpler" + (f"-flip-{self.flip}" if self.flip else "")
-        return PolicySpec(name=name, action_dim=7, horizon=1, cameras=(), needs_state=True,
-                          replan_steps=1, privileged=True)  # fmt: skip
+        return PolicySpec(
+            name=name, action_dim=7, horizon=1, cameras=(), needs_state=True, replan_steps=1, privileged=True
+        )
 
     def new_state(self, episode_id: str) -> _State:
         return _State(episode_id=episode_id)

@@ -67,7 +67,9 @@ class DominoEnv(RoboTwinEnv):
         for key in ("use_dynamic", "dynamic_level", "dynamic_coefficient"):
             want = protocol.extra.get(key)
             if want is not None and self.args.get(key) != want:
-                raise RuntimeError(f"{self.config_name}.yml has {key}={self.args.get(key)!r}; the protocol says {want!r}")
+                raise RuntimeError(
+                    f"{self.config_name}.yml has {key}={self.args.get(key)!r}; the protocol says {want!r}"
+                )
         self._saved_dynamic: dict[int, Any] = {}
 
     def seed_meta(self) -> dict[str, Any]:
@@ -194,8 +196,12 @@ class DominoEnv(RoboTwinEnv):
             success=self.succ,
             dynamic=self.use_dynamic,
             initial_ee=[
-                t.initial_ee_left if t.initial_ee_left is not None else (t.ee_positions_left[0] if t.ee_positions_left else None),
-                t.initial_ee_right if t.initial_ee_right is not None else (t.ee_positions_right[0] if t.ee_positions_right else None),
+                t.initial_ee_left
+                if t.initial_ee_left is not None
+                else (t.ee_positions_left[0] if t.ee_positions_left else None),
+                t.initial_ee_right
+                if t.initial_ee_right is not None
+                else (t.ee_positions_right[0] if t.ee_positions_right else None),
             ],
             final_ee=[
                 t.ee_positions_left[-1] if t.ee_positions_left else t.initial_ee_left,

@@ -49,8 +49,10 @@ def episode_metrics(
     position. A failed dynamic episode whose target or arm positions are unknown gets RC = 0,
     as upstream's compute_route_completion does.
     """
-    target = out_of_bounds_target if out_of_bounds_target is not None else (
-        target_positions[-1] if len(target_positions) else None
+    target = (
+        out_of_bounds_target
+        if out_of_bounds_target is not None
+        else (target_positions[-1] if len(target_positions) else None)
     )
     d0, dT = arm_distances(initial_ee, final_ee, target)
     if not success and dynamic and not d0:

@@ -127,7 +127,9 @@ def run_suite(suite: str, seed: int, tasks: list[int] | None, episodes: int | No
         out[f"{key}/body_pos"] = pos
         out[f"{key}/body_quat"] = quat
         out[f"{key}/qacc_warmstart@{version}"] = warm
-        print(f"{suite} task {ti}: {n} resets in {time.time() - t0:.0f} s, fixtures {roots}", file=sys.stderr, flush=True)
+        print(
+            f"{suite} task {ti}: {n} resets in {time.time() - t0:.0f} s, fixtures {roots}", file=sys.stderr, flush=True
+        )
     return out
 
 
@@ -161,7 +163,9 @@ def survey(specs: list[str], seed: int) -> None:
             sim = env.env.sim
             snaps.append({**_arrays_of(sim.model._model, "model."), **_arrays_of(sim.data._data, "data.")})
         differ = sorted(
-            k for k in snaps[0] if any(s[k].shape != snaps[0][k].shape or not np.array_equal(s[k], snaps[0][k]) for s in snaps[1:])
+            k
+            for k in snaps[0]
+            if any(s[k].shape != snaps[0][k].shape or not np.array_equal(s[k], snaps[0][k]) for s in snaps[1:])
         )
         print(json.dumps({"task": spec, "fixtures": list(env.env.fixtures_dict), "differs": differ}))
         env.close()
@@ -211,8 +215,19 @@ def main(argv: list[str] | None = None) -> int:
     jobs = max(1, args.jobs)
     for suite, chunk in chunks:
         part = args.out.with_name(f".{args.out.stem}.{suite}.{chunk[0]}.part.npz")
-        cmd = [sys.executable, "-m", "vla_eval.suites.libero.make_scene_table", "--part", suite, "--seed", str(args.seed),
-               "--out", str(part), "--tasks", ",".join(map(str, chunk))]
+        cmd = [
+            sys.executable,
+            "-m",
+            "vla_eval.suites.libero.make_scene_table",
+            "--part",
+            suite,
+            "--seed",
+            str(args.seed),
+            "--out",
+            str(part),
+            "--tasks",
+            ",".join(map(str, chunk)),
+        ]
         cmd += ["--fast-compile"] if args.fast_compile else []
         cmd += ["--episodes", str(args.episodes)] if args.episodes else []
         while sum(p.poll() is None for p in procs) >= jobs:

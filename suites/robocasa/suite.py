@@ -33,7 +33,9 @@ ASSET_DIRS = tuple(("models", "assets", "objects", r) for r in ("objaverse", "sk
 # What robocasa, robosuite and the driver import (the requirements of env.toml), and the pins that
 # matter for the simulation (robocasa's own pins).
 DEPENDENCIES = (
-    Dependency("robocasa", "robocasa (GR1 tabletop fork, from git)", "the driver", fix="vla-eval env create robocasa_gr1"),
+    Dependency(
+        "robocasa", "robocasa (GR1 tabletop fork, from git)", "the driver", fix="vla-eval env create robocasa_gr1"
+    ),
     Dependency("robosuite", "robosuite==1.5.1", "robocasa"),
     Dependency("mujoco", "mujoco==3.2.6", "robosuite"),
     Dependency("numba", "numba==0.61.2", "robosuite"),

@@ -132,7 +132,9 @@ def sample_instruction(
     return str(np.random.choice(results[0][instruction_type]))
 
 
-def convert_observation(raw: Mapping[str, Any], cameras: Sequence[str]) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
+def convert_observation(
+    raw: Mapping[str, Any], cameras: Sequence[str]
+) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
     """RoboTwin get_obs() -> (images, state, extras).
 
     images: the requested cameras' ``observation[cam]["rgb"]`` (uint8 HxWx3, upright as rendered);

@@ -52,8 +52,12 @@ def import_check(root: Path, task: str, deps: Sequence[Any], extra: Sequence[str
         return Finding(check, False, f"{m}: {type(e).__name__}: {e}", fix)
     except ImportError as e:
         if "CuroboPlanner" in str(e):
-            return Finding(check, False, f"{m}: {e} (planner.py defines it only when cuRobo imports)",
-                           "install cuRobo v0.7.8 built against the recipe's torch (the setup script does)")  # fmt: skip
+            return Finding(
+                check,
+                False,
+                f"{m}: {e} (planner.py defines it only when cuRobo imports)",
+                "install cuRobo v0.7.8 built against the recipe's torch (the setup script does)",
+            )
         return Finding(check, False, f"{m}: {type(e).__name__}: {e}", "fix the import error the message names")
     except Exception as e:  # anything raised at import time
         return Finding(check, False, f"{m}: {type(e).__name__}: {e}", "fix the error the message names")
@@ -106,7 +110,10 @@ class RoboTwinEnv(SuiteEnv):
         self.task_env = getattr(importlib.import_module(f"envs.{self.task}"), self.task)()
         embodiment = "+".join(str(e) for e in self.args["embodiment"])
         self.seeds = common.ExpertSeeds(
-            common.cache_root() / "expert_seeds" / protocol.suite / f"{self.task}__{self.config_name}__{embodiment}.json",
+            common.cache_root()
+            / "expert_seeds"
+            / protocol.suite
+            / f"{self.task}__{self.config_name}__{embodiment}.json",
             common.start_seed(protocol.seed),
             meta=self.seed_meta(),
         )
@@ -169,7 +176,9 @@ class RoboTwinEnv(SuiteEnv):
         info = self._expert_info.pop(seed, None)
         if info is None:
             if not self.expert_check(seed, i):
-                raise RuntimeError(f"{self.task}: the expert no longer solves cached seed {seed}; clear {self.seeds.path}")
+                raise RuntimeError(
+                    f"{self.task}: the expert no longer solves cached seed {seed}; clear {self.seeds.path}"
+                )
             info = self._expert_info.pop(seed)
         self.env_seed = seed
         self.start_episode(seed, i, info)

@@ -21,7 +21,11 @@ from vla_eval.diagnose import Dependency, Finding
 # The torch cuRobo v0.7.8 and pytorch3d are built against by the recipe (RoboTwin's requirements.txt).
 TORCH = "2.4.1"
 PINS = {"sapien": "3.0.0b1", "mplib": "0.2.1", "torch": TORCH}
-PIN_WHY = {"torch": "cuRobo and pytorch3d are compiled against it", "sapien": "RoboTwin's pin", "mplib": "RoboTwin's pin"}
+PIN_WHY = {
+    "torch": "cuRobo and pytorch3d are compiled against it",
+    "sapien": "RoboTwin's pin",
+    "mplib": "RoboTwin's pin",
+}
 
 CUROBO_FIX = "bash {setup} (builds cuRobo v0.7.8 against torch " + TORCH + "; needs nvcc)"
 
@@ -44,7 +48,12 @@ DEPENDENCIES = (
 
 # Relative to the checkout, after script/_download_assets.sh (unzipped from the hub dataset).
 ASSET_DIRS = ("assets/embodiments", "assets/objects", "assets/background_texture")
-LAYOUT = ("envs/_base_task.py", "envs/robot/planner.py", "task_config", "description/utils/generate_episode_instructions.py")
+LAYOUT = (
+    "envs/_base_task.py",
+    "envs/robot/planner.py",
+    "task_config",
+    "description/utils/generate_episode_instructions.py",
+)
 
 
 def default_root(checkout: str) -> Optional[Path]:
@@ -65,14 +74,25 @@ def asset_findings(root: Path, download: str) -> list[Finding]:
     if missing:
         return [Finding("assets", False, f"{', '.join(missing)} missing or empty under {root}", download)]
     templates = sorted((root / "assets" / "embodiments").rglob("*_tmp.yml"))
-    stale = [t for t in templates if not t.with_name(t.name.replace("_tmp.yml", ".yml")).exists()
-             or "${ASSETS_PATH}" in t.with_name(t.name.replace("_tmp.yml", ".yml")).read_text(errors="replace")]  # fmt: skip
+    stale = [
+        t
+        for t in templates
+        if not t.with_name(t.name.replace("_tmp.yml", ".yml")).exists()
+        or "${ASSETS_PATH}" in t.with_name(t.name.replace("_tmp.yml", ".yml")).read_text(errors="replace")
+    ]
     if stale:
-        out.append(Finding("embodiment configs", False,
-                           f"{len(stale)} of {len(templates)} *_tmp.yml not turned into configs (e.g. {stale[0].relative_to(root)})",
-                           f"cd {root} && python script/update_embodiment_config_path.py"))  # fmt: skip
+        out.append(
+            Finding(
+                "embodiment configs",
+                False,
+                f"{len(stale)} of {len(templates)} *_tmp.yml not turned into configs (e.g. {stale[0].relative_to(root)})",
+                f"cd {root} && python script/update_embodiment_config_path.py",
+            )
+        )
     else:
-        out.append(Finding("assets", True, f"{', '.join(ASSET_DIRS)} present; {len(templates)} embodiment config(s) written"))
+        out.append(
+            Finding("assets", True, f"{', '.join(ASSET_DIRS)} present; {len(templates)} embodiment config(s) written")
+        )
     return out
 
 
@@ -82,11 +102,19 @@ def patch_findings() -> list[Finding]:
 
     out = []
     checks = (
-        ("mplib", "planner.py", "or collide or not within_joint_limit",
-         "mplib's screw planner still gives up on collisions (RoboTwin's _install.sh removes `or collide`)"),
-        ("sapien", "wrapper/urdf_loader.py", 'open(urdf_file, "r") as',
-         "sapien's URDF loader still opens files without encoding='utf-8'"),
-    )  # fmt: skip
+        (
+            "mplib",
+            "planner.py",
+            "or collide or not within_joint_limit",
+            "mplib's screw planner still gives up on collisions (RoboTwin's _install.sh removes `or collide`)",
+        ),
+        (
+            "sapien",
+            "wrapper/urdf_loader.py",
+            'open(urdf_file, "r") as',
+            "sapien's URDF loader still opens files without encoding='utf-8'",
+        ),
+    )
     for pkg, rel, unpatched, what in checks:
         spec = importlib.util.find_spec(pkg)
         if spec is None or not spec.submodule_search_locations:
@@ -95,7 +123,9 @@ def patch_findings() -> list[Finding]:
         if not f.is_file():
             out.append(Finding(f"patch {pkg}/{rel}", False, f"{f} not found", "reinstall the recipe's pinned version"))
         elif unpatched in f.read_text(errors="replace"):
-            out.append(Finding(f"patch {pkg}/{rel}", False, what, "apply the recipe's edits (the setup script's sed lines)"))
+            out.append(
+                Finding(f"patch {pkg}/{rel}", False, what, "apply the recipe's edits (the setup script's sed lines)")
+            )
         else:
             out.append(Finding(f"patch {pkg}/{rel}", True, "applied"))
     return out

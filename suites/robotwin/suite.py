@@ -47,14 +47,20 @@ class RoboTwinSuite(Suite):
         """Cheap (nothing imported): checkout layout, every import-time dependency, assets."""
         r = self.root()
         if r is None:
-            return False, f"{self.root_var} is not set and this environment has no src/{self.checkout}. {self.install_hint}"
+            return (
+                False,
+                f"{self.root_var} is not set and this environment has no src/{self.checkout}. {self.install_hint}",
+            )
         problem = requirements.layout_problem(r)
         if problem:
             return False, f"{self.root_var}={r}: {problem}. {self.install_hint}"
         missing = [d for d in dependency_findings(requirements.DEPENDENCIES) if not d.ok]
         if missing:
             names = ", ".join(f.check.removeprefix("import ") for f in missing)
-            return False, f"modules RoboTwin imports at import time are missing: {names} (vla-eval doctor {self.name} says how to fix)"
+            return (
+                False,
+                f"modules RoboTwin imports at import time are missing: {names} (vla-eval doctor {self.name} says how to fix)",
+            )
         assets = [a for a in requirements.asset_findings(r, "") if not a.ok]
         if assets:
             return False, f"{assets[0].detail} (vla-eval doctor {self.name} says how to fix)"
@@ -65,15 +71,30 @@ class RoboTwinSuite(Suite):
         setup = self.setup_script
         r = self.root()
         if r is None:
-            return [Finding("checkout", False, f"{self.root_var} is not set and there is no src/{self.checkout} here",
-                            f"vla-eval env create {self.env_suite}")]  # fmt: skip
+            return [
+                Finding(
+                    "checkout",
+                    False,
+                    f"{self.root_var} is not set and there is no src/{self.checkout} here",
+                    f"vla-eval env create {self.env_suite}",
+                )
+            ]
         problem = requirements.layout_problem(r)
         if problem:
-            return [Finding("checkout", False, problem, f"set {self.root_var} to a {self.checkout} checkout, or vla-eval env create {self.env_suite}")]
+            return [
+                Finding(
+                    "checkout",
+                    False,
+                    problem,
+                    f"set {self.root_var} to a {self.checkout} checkout, or vla-eval env create {self.env_suite}",
+                )
+            ]
         out = [Finding("checkout", True, str(r))]
         deps = dependency_findings(requirements.DEPENDENCIES)
         out += [
-            f if f.ok or f.check != "import curobo" else Finding(f.check, False, f.detail, requirements.CUROBO_FIX.format(setup=setup))
+            f
+            if f.ok or f.check != "import curobo"
+            else Finding(f.check, False, f.detail, requirements.CUROBO_FIX.format(setup=setup))
             for f in deps
         ]
         out += version_findings(requirements.PINS, requirements.PIN_WHY)

@@ -58,8 +58,9 @@ def lavapipe_env(cache: Path | None = None, shim: bool = False) -> dict[str, str
     return out
 
 
-def probe_render(env: dict[str, str], code: str = PROBE_SAPIEN3, python: str | None = None,
-                 timeout: float = 180.0) -> tuple[bool, str]:
+def probe_render(
+    env: dict[str, str], code: str = PROBE_SAPIEN3, python: str | None = None, timeout: float = 180.0
+) -> tuple[bool, str]:
     """Can SAPIEN create its renderer with these variables? (in a child: a failed Vulkan init can abort)"""
     try:
         r = subprocess.run(

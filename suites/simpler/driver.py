@@ -140,7 +140,9 @@ class ManiSkill3Env(SuiteEnv):
             assert self.grid is not None
             n = self.grid[0] * self.grid[1]
             if not 0 <= spec.episode_index < n:
-                raise ValueError(f"{self.task.name} has {n} scene configurations; episode {spec.episode_index} is outside")
+                raise ValueError(
+                    f"{self.task.name} has {n} scene configurations; episode {spec.episode_index} is outside"
+                )
             raw, _ = self.env.reset(seed=seed, options={"episode_id": torch.tensor([spec.episode_index])})
             instr = self.u.get_language_instruction()
             self.instruction = str(instr[0] if isinstance(instr, (list, tuple)) else instr)

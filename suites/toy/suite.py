@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python < 3.11: a suite env on an older interpreter (habitat-sim: 3.9)

@@ -129,8 +129,12 @@ class VlnceSuite(Suite):
         fix_env = f"vla-eval env create {self.name}"
         out = dependency_findings(
             [
-                Dependency("habitat_sim", "habitat-sim=0.3.4", "the driver (suites/vlnce/driver.py)",
-                           fix=f"{fix_env} (conda: habitat-sim=0.3.4 headless from channel aihabitat)"),
+                Dependency(
+                    "habitat_sim",
+                    "habitat-sim=0.3.4",
+                    "the driver (suites/vlnce/driver.py)",
+                    fix=f"{fix_env} (conda: habitat-sim=0.3.4 headless from channel aihabitat)",
+                ),
                 Dependency("fastdtw", "fastdtw==0.3.4", "VLN-CE's NDTW measure (suites/vlnce/ndtw.py)"),
             ]
         )
@@ -140,8 +144,14 @@ class VlnceSuite(Suite):
             version = str(getattr(habitat_sim, "__version__", "unknown"))
             major_minor = tuple(int(x) for x in version.split(".")[:2] if x.isdigit())
             ok = len(major_minor) == 2 and major_minor >= (0, 2)
-            out.append(Finding("version habitat-sim", ok, f"{version} (the recipe installs 0.3.4; the driver needs >= 0.2)",
-                               "" if ok else f"{fix_env} --recreate"))  # fmt: skip
+            out.append(
+                Finding(
+                    "version habitat-sim",
+                    ok,
+                    f"{version} (the recipe installs 0.3.4; the driver needs >= 0.2)",
+                    "" if ok else f"{fix_env} --recreate",
+                )
+            )
         try:
             total, eps = self.episodes()
             out.append(Finding("episodes", True, f"{len(eps)} of {total} in {self.files().episodes}"))
@@ -151,9 +161,15 @@ class VlnceSuite(Suite):
         scenes = self.scenes_dir()
         missing = sorted({e.scene_id for e in eps if scenes is None or not scene_path(e.scene_id, scenes).is_file()})
         if missing:
-            out.append(Finding("scenes", False, f"{len(missing)} scene(s) of the split missing under {scenes}, e.g. {missing[0]}",
-                               "python2.7 download_mp.py --task habitat (Matterport3D terms) and unpack into "
-                               f"{scenes}/mp3d, or set {SCENES_ENV}"))  # fmt: skip
+            out.append(
+                Finding(
+                    "scenes",
+                    False,
+                    f"{len(missing)} scene(s) of the split missing under {scenes}, e.g. {missing[0]}",
+                    "python2.7 download_mp.py --task habitat (Matterport3D terms) and unpack into "
+                    f"{scenes}/mp3d, or set {SCENES_ENV}",
+                )
+            )
         else:
             out.append(Finding("scenes", True, f"all scenes of the split under {scenes}"))
         return out
@@ -162,7 +178,9 @@ class VlnceSuite(Suite):
         if importlib.util.find_spec("habitat_sim") is None:
             raise SimulatorUnavailable(f"suite {self.name}: habitat-sim is not installed here: {INSTALL_HINT}")
         if importlib.util.find_spec("fastdtw") is None:
-            raise SimulatorUnavailable(f"suite {self.name}: fastdtw (VLN-CE's nDTW) is not installed here: pip install fastdtw==0.3.4")
+            raise SimulatorUnavailable(
+                f"suite {self.name}: fastdtw (VLN-CE's nDTW) is not installed here: pip install fastdtw==0.3.4"
+            )
         self.files()
         data = self.data_dir()
         scenes = self.scenes_dir()

@@ -23,7 +23,9 @@ class WorkerDied(RuntimeError):
     pass
 
 
-def spawn(cmd: list[str], env: dict[str, str], log: IO[bytes] | None) -> tuple[subprocess.Popen, Connection, Connection]:
+def spawn(
+    cmd: list[str], env: dict[str, str], log: IO[bytes] | None
+) -> tuple[subprocess.Popen, Connection, Connection]:
     """Start ``cmd + ["--read-fd", R, "--write-fd", W]`` with a private pipe pair.
 
     Returns (process, tx to the child, rx from the child). The child's stdout and stderr go to

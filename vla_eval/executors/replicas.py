@@ -83,11 +83,18 @@ class ProcessPolicy:
         self.busy = False
         self._log = open_log(log_path)
         self.proc, self.tx, self.rx = spawn(
-            [sys.executable, "-m", "vla_eval.policy_worker", "--policy", policy,
-             "--policy-args", json.dumps(dict(policy_args))],
+            [
+                sys.executable,
+                "-m",
+                "vla_eval.policy_worker",
+                "--policy",
+                policy,
+                "--policy-args",
+                json.dumps(dict(policy_args)),
+            ],
             dict(env or {}),
             self._log,
-        )  # fmt: skip
+        )
 
     def ready_now(self) -> bool:
         return False

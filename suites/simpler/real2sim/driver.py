@@ -32,7 +32,9 @@ from vla_eval.suites.simpler.real2sim import episodes as ep
 from vla_eval.types import EpisodeSpec, Observation
 
 
-def build_kwargs(cfg: dict[str, Any], protocol: Protocol, data: str | None, rt_spp: int | None = None) -> dict[str, Any]:
+def build_kwargs(
+    cfg: dict[str, Any], protocol: Protocol, data: str | None, rt_spp: int | None = None
+) -> dict[str, Any]:
     """gym.make keyword arguments for one episode configuration (no simulator needed)."""
     extra = protocol.extra
     kwargs: dict[str, Any] = dict(cfg["kwargs"])
@@ -159,8 +161,10 @@ class Real2SimEnv(SuiteEnv):
         out: dict[str, Any] = {"base": _pose(u.agent.robot.pose), "tcp": _pose(u.tcp.pose)}
         objs = list(getattr(u, "episode_objs", []) or [])
         sizes = list(getattr(u, "episode_model_bbox_sizes", []) or [])
-        for key, actor, com in (("source", getattr(u, "episode_source_obj", None), "source_obj_pose"),
-                                ("target", getattr(u, "episode_target_obj", None), "target_obj_pose")):  # fmt: skip
+        for key, actor, com in (
+            ("source", getattr(u, "episode_source_obj", None), "source_obj_pose"),
+            ("target", getattr(u, "episode_target_obj", None), "target_obj_pose"),
+        ):
             if actor is None:
                 continue
             i = objs.index(actor) if actor in objs else -1

@@ -26,15 +26,35 @@ from typing import Any
 
 ROBOT = "google_robot_static"
 WIDOWX_CONTROL_MODE = "arm_pd_ee_target_delta_pose_align2_gripper_pd_joint_pos"
-CONTROL_MODE = "arm_pd_ee_delta_pose_align_interpolate_by_planner_gripper_pd_joint_target_delta_pos_interpolate_by_planner"
+CONTROL_MODE = (
+    "arm_pd_ee_delta_pose_align_interpolate_by_planner_gripper_pd_joint_target_delta_pos_interpolate_by_planner"
+)
 CONTROL_FREQ = 3
 SIM_FREQ = 513
-URDF_VERSIONS = (None, "recolor_tabletop_visual_matching_1", "recolor_tabletop_visual_matching_2", "recolor_cabinet_visual_matching_1")
-DRAWER_URDF_VERSIONS = ("recolor_cabinet_visual_matching_1", "recolor_tabletop_visual_matching_1", "recolor_tabletop_visual_matching_2", None)
-COKE_OPTIONS = (("horizontal", {"lr_switch": True}), ("standing", {"upright": True}), ("vertical", {"laid_vertically": True}))
+URDF_VERSIONS = (
+    None,
+    "recolor_tabletop_visual_matching_1",
+    "recolor_tabletop_visual_matching_2",
+    "recolor_cabinet_visual_matching_1",
+)
+DRAWER_URDF_VERSIONS = (
+    "recolor_cabinet_visual_matching_1",
+    "recolor_tabletop_visual_matching_1",
+    "recolor_tabletop_visual_matching_2",
+    None,
+)
+COKE_OPTIONS = (
+    ("horizontal", {"lr_switch": True}),
+    ("standing", {"upright": True}),
+    ("vertical", {"laid_vertically": True}),
+)
 DRAWER_ENVS = {
     "open": ("OpenTopDrawerCustomInScene-v0", "OpenMiddleDrawerCustomInScene-v0", "OpenBottomDrawerCustomInScene-v0"),
-    "close": ("CloseTopDrawerCustomInScene-v0", "CloseMiddleDrawerCustomInScene-v0", "CloseBottomDrawerCustomInScene-v0"),
+    "close": (
+        "CloseTopDrawerCustomInScene-v0",
+        "CloseMiddleDrawerCustomInScene-v0",
+        "CloseBottomDrawerCustomInScene-v0",
+    ),
 }
 # Visual matching drawer robot poses: (overlay image, x, y, yaw), scripts/rt1_drawer_visual_matching.sh.
 DRAWER_VM_POSES = (
@@ -116,24 +136,48 @@ def _coke_can_vm() -> list[Run]:
     runs = []
     for urdf in URDF_VERSIONS:
         for name, opt in COKE_OPTIONS:
-            runs.append(Run(
-                "GraspSingleOpenedCokeCanInScene-v0", "google_pick_coke_can_1_v4", 80, (0.35, 0.35, 1), (0.20, 0.20, 1),
-                rgb_overlay="google_coke_can_real_eval_1.png", obj_x=(-0.35, -0.12, 5), obj_y=(-0.02, 0.42, 5),
-                kwargs=_urdf(dict(opt), urdf), variant=f"{name}/urdf={urdf}", subtask=name,
-            ))  # fmt: skip
+            runs.append(
+                Run(
+                    "GraspSingleOpenedCokeCanInScene-v0",
+                    "google_pick_coke_can_1_v4",
+                    80,
+                    (0.35, 0.35, 1),
+                    (0.20, 0.20, 1),
+                    rgb_overlay="google_coke_can_real_eval_1.png",
+                    obj_x=(-0.35, -0.12, 5),
+                    obj_y=(-0.02, 0.42, 5),
+                    kwargs=_urdf(dict(opt), urdf),
+                    variant=f"{name}/urdf={urdf}",
+                    subtask=name,
+                )
+            )
     return runs
 
 
 def _move_near_vm() -> list[Run]:
     return [
-        Run("MoveNearGoogleBakedTexInScene-v0", "google_pick_coke_can_1_v4", 80, (0.35, 0.35, 1), (0.21, 0.21, 1),
-            yaw=-0.09, rgb_overlay="google_move_near_real_eval_1.png", obj_episodes=(0, 60),
-            kwargs=_urdf({}, urdf), variant=f"urdf={urdf}")  # fmt: skip
+        Run(
+            "MoveNearGoogleBakedTexInScene-v0",
+            "google_pick_coke_can_1_v4",
+            80,
+            (0.35, 0.35, 1),
+            (0.21, 0.21, 1),
+            yaw=-0.09,
+            rgb_overlay="google_move_near_real_eval_1.png",
+            obj_episodes=(0, 60),
+            kwargs=_urdf({}, urdf),
+            variant=f"urdf={urdf}",
+        )
         for urdf in URDF_VERSIONS
     ]
 
 
-_DRAWER_VM_KW = {"shader_dir": "rt", "station_name": "mk_station_recolor", "light_mode": "simple", "disable_bad_material": True}
+_DRAWER_VM_KW = {
+    "shader_dir": "rt",
+    "station_name": "mk_station_recolor",
+    "light_mode": "simple",
+    "disable_bad_material": True,
+}
 
 
 def _drawer_vm() -> list[Run]:
@@ -142,11 +186,22 @@ def _drawer_vm() -> list[Run]:
         for kind in ("open", "close"):
             for env_name in DRAWER_ENVS[kind]:
                 for overlay, x, y, yaw in DRAWER_VM_POSES:
-                    runs.append(Run(
-                        env_name, "dummy_drawer", 113, (x, x, 1), (y, y, 1), yaw=yaw, rgb_overlay=overlay,
-                        obj_x=(0, 0, 1), obj_y=(0, 0, 1), kwargs=_urdf(dict(_DRAWER_VM_KW), urdf),
-                        variant=f"{kind}/urdf={urdf}", subtask=kind,
-                    ))  # fmt: skip
+                    runs.append(
+                        Run(
+                            env_name,
+                            "dummy_drawer",
+                            113,
+                            (x, x, 1),
+                            (y, y, 1),
+                            yaw=yaw,
+                            rgb_overlay=overlay,
+                            obj_x=(0, 0, 1),
+                            obj_y=(0, 0, 1),
+                            kwargs=_urdf(dict(_DRAWER_VM_KW), urdf),
+                            variant=f"{kind}/urdf={urdf}",
+                            subtask=kind,
+                        )
+                    )
     return runs
 
 
@@ -154,11 +209,21 @@ def _apple_vm() -> list[Run]:
     runs = []
     for urdf in DRAWER_URDF_VERSIONS:
         for overlay, x, y, yaw in APPLE_VM_POSES:
-            runs.append(Run(
-                "PlaceIntoClosedTopDrawerCustomInScene-v0", "dummy_drawer", 200, (x, x, 1), (y, y, 1), yaw=yaw,
-                rgb_overlay=overlay, obj_x=(-0.08, -0.02, 3), obj_y=(-0.02, 0.08, 3),
-                kwargs=_urdf({**_DRAWER_VM_KW, "model_ids": "baked_apple_v2"}, urdf), variant=f"urdf={urdf}",
-            ))  # fmt: skip
+            runs.append(
+                Run(
+                    "PlaceIntoClosedTopDrawerCustomInScene-v0",
+                    "dummy_drawer",
+                    200,
+                    (x, x, 1),
+                    (y, y, 1),
+                    yaw=yaw,
+                    rgb_overlay=overlay,
+                    obj_x=(-0.08, -0.02, 3),
+                    obj_y=(-0.02, 0.08, 3),
+                    kwargs=_urdf({**_DRAWER_VM_KW, "model_ids": "baked_apple_v2"}, urdf),
+                    variant=f"urdf={urdf}",
+                )
+            )
     return runs
 
 
@@ -171,8 +236,19 @@ def _coke_can_va() -> list[Run]:
 
     def add(env: str, scene: str, extra: dict[str, Any], variant: str, counted: bool = True) -> None:
         for name, opt in COKE_OPTIONS:
-            runs.append(Run(env, scene, 80, *robot, **grid, kwargs={**opt, **extra}, variant=f"{name}/{variant}",
-                            subtask=name, counted=counted))  # fmt: skip
+            runs.append(
+                Run(
+                    env,
+                    scene,
+                    80,
+                    *robot,
+                    **grid,
+                    kwargs={**opt, **extra},
+                    variant=f"{name}/{variant}",
+                    subtask=name,
+                    counted=counted,
+                )
+            )
 
     # scripts/rt1_pick_coke_can_variant_agg.sh, in order (its loops put the option outermost
     # within each block; the episode set is the same).
@@ -185,7 +261,10 @@ def _coke_can_va() -> list[Run]:
         add(base_env, scene, {}, f"background={scene}")
     add(base_env, base_scene, {"slightly_darker_lighting": True}, "lighting=darker")
     add(base_env, base_scene, {"slightly_brighter_lighting": True}, "lighting=brighter")
-    for env in ("GraspSingleOpenedCokeCanAltGoogleCameraInScene-v0", "GraspSingleOpenedCokeCanAltGoogleCamera2InScene-v0"):
+    for env in (
+        "GraspSingleOpenedCokeCanAltGoogleCameraInScene-v0",
+        "GraspSingleOpenedCokeCanAltGoogleCamera2InScene-v0",
+    ):
         # The metric script leaves the camera variants out (they only probe one factor).
         add(env, base_scene, {}, f"camera={env}", counted=False)
     return runs
@@ -201,8 +280,12 @@ def _move_near_va() -> list[Run]:
     ]
     for bg in ("google_pick_coke_can_1_v4_alt_background", "google_pick_coke_can_1_v4_alt_background_2"):
         runs.append(Run(env, bg, 80, *robot, **common, variant=f"background={bg}"))
-    runs.append(Run(env, scene, 80, *robot, **common, kwargs={"slightly_darker_lighting": True}, variant="lighting=darker"))
-    runs.append(Run(env, scene, 80, *robot, **common, kwargs={"slightly_brighter_lighting": True}, variant="lighting=brighter"))
+    runs.append(
+        Run(env, scene, 80, *robot, **common, kwargs={"slightly_darker_lighting": True}, variant="lighting=darker")
+    )
+    runs.append(
+        Run(env, scene, 80, *robot, **common, kwargs={"slightly_brighter_lighting": True}, variant="lighting=brighter")
+    )
     for sc in ("Baked_sc1_staging_objaverse_cabinet1_h870", "Baked_sc1_staging_objaverse_cabinet2_h870"):
         runs.append(Run(env, sc, 80, *robot, **common, variant=f"scene={sc}"))
     for cam in ("MoveNearAltGoogleCameraInScene-v0", "MoveNearAltGoogleCamera2InScene-v0"):
@@ -226,15 +309,36 @@ def _drawer_va() -> list[Run]:
     for scene, kw, variant in _DRAWER_VA_VARIANTS:
         for kind in ("open", "close"):
             for env_name in DRAWER_ENVS[kind]:
-                runs.append(Run(env_name, scene, 113, (0.65, 0.85, 3), (-0.2, 0.2, 3), obj_x=(0, 0, 1), obj_y=(0, 0, 1),
-                                kwargs=dict(kw), variant=f"{kind}/{variant}", subtask=kind))  # fmt: skip
+                runs.append(
+                    Run(
+                        env_name,
+                        scene,
+                        113,
+                        (0.65, 0.85, 3),
+                        (-0.2, 0.2, 3),
+                        obj_x=(0, 0, 1),
+                        obj_y=(0, 0, 1),
+                        kwargs=dict(kw),
+                        variant=f"{kind}/{variant}",
+                        subtask=kind,
+                    )
+                )
     return runs
 
 
 def _apple_va() -> list[Run]:
     return [
-        Run("PlaceIntoClosedTopDrawerCustomInScene-v0", scene, 200, (0.65, 0.65, 1), (-0.2, 0.2, 3),
-            obj_x=(-0.08, -0.02, 3), obj_y=(-0.02, 0.08, 3), kwargs={**kw, "model_ids": "apple"}, variant=variant)  # fmt: skip
+        Run(
+            "PlaceIntoClosedTopDrawerCustomInScene-v0",
+            scene,
+            200,
+            (0.65, 0.65, 1),
+            (-0.2, 0.2, 3),
+            obj_x=(-0.08, -0.02, 3),
+            obj_y=(-0.02, 0.08, 3),
+            kwargs={**kw, "model_ids": "apple"},
+            variant=variant,
+        )
         for scene, kw, variant in _DRAWER_VA_VARIANTS
     ]
 
@@ -243,11 +347,32 @@ def _apple_va() -> list[Run]:
 def _bridge(env_name: str) -> Any:
     def runs() -> list[Run]:
         if env_name == "PutEggplantInBasketScene-v0":
-            return [Run(env_name, "bridge_table_1_v2", 120, (0.127, 0.127, 1), (0.06, 0.06, 1),
-                        rgb_overlay="bridge_sink.png", obj_episodes=(0, 24), robot="widowx_sink_camera_setup",
-                        variant="sink")]  # fmt: skip
-        return [Run(env_name, "bridge_table_1_v1", 60, (0.147, 0.147, 1), (0.028, 0.028, 1),
-                    rgb_overlay="bridge_real_eval_1.png", obj_episodes=(0, 24), robot="widowx", variant="table")]  # fmt: skip
+            return [
+                Run(
+                    env_name,
+                    "bridge_table_1_v2",
+                    120,
+                    (0.127, 0.127, 1),
+                    (0.06, 0.06, 1),
+                    rgb_overlay="bridge_sink.png",
+                    obj_episodes=(0, 24),
+                    robot="widowx_sink_camera_setup",
+                    variant="sink",
+                )
+            ]
+        return [
+            Run(
+                env_name,
+                "bridge_table_1_v1",
+                60,
+                (0.147, 0.147, 1),
+                (0.028, 0.028, 1),
+                rgb_overlay="bridge_real_eval_1.png",
+                obj_episodes=(0, 24),
+                robot="widowx",
+                variant="table",
+            )
+        ]
 
     return runs
 

@@ -240,7 +240,8 @@ def run(args) -> int:
     print(f"| save (project layout) | {save['save_s']:.1f} | |")
     print(f"| load (QwenVLAPolicy: {parts}) | {load['load_s']:.1f} | {load['load_peak_rss_gib']:.1f} (after load) |")
     print(
-        f"| one infer_batch (batch 1, 2 cameras) | {load['forward_s']:.1f} | {load['peak_rss_gib']:.1f} (load + forward) |"
+        f"| one infer_batch (batch 1, 2 cameras) | {load['forward_s']:.1f} "
+        f"| {load['peak_rss_gib']:.1f} (load + forward) |"
     )
     print(f"actions {load['actions_shape']}, finite: {load['actions_ok']}")
     if args.json:

@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
             lo, hi = wilson_interval(int(r.successes), int(r.n)) if r.n else (float("nan"), float("nan"))
             label = "all" if r.task_index == "all" else str(r.task_index)
             print(
-                f"{label:>4}  {r.successes:>3}/{r.n:<3}  {_pct(r.sr)}  [{_pct(lo)}, {_pct(hi)}]  {r.errors:>6}  {r.task}"
+                f"{label:>4}  {r.successes:>3}/{r.n:<3}  {_pct(r.sr)}  [{_pct(lo)}, {_pct(hi)}]"
+                f"  {r.errors:>6}  {r.task}"
             )
             if r.task_index == "all":
                 summary.append((suite, int(r.successes), int(r.n), lo, hi, wall))
@@ -72,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n== overall")
         for suite, k, n, lo, hi, wall in summary:
             print(
-                f"{suite:>16}: {k}/{n} = {_pct(k / n if n else float('nan'))}%  [{_pct(lo)}, {_pct(hi)}]  ({wall:.0f} s)"
+                f"{suite:>16}: {k}/{n} = {_pct(k / n if n else float('nan'))}%"
+                f"  [{_pct(lo)}, {_pct(hi)}]  ({wall:.0f} s)"
             )
         k, n = sum(s[1] for s in summary), sum(s[2] for s in summary)
         lo, hi = wilson_interval(k, n) if n else (float("nan"), float("nan"))

@@ -212,7 +212,8 @@ def inspect_checkpoint(root: str | os.PathLike) -> CheckpointInfo:
             if hs is not None and hs != dec.context_dim:
                 problems.add(
                     "action_decoder/config.json",
-                    f"context_dim {dec.context_dim} does not match the backbone's hidden size {hs} (backbone/config.json)",
+                    f"context_dim {dec.context_dim} does not match the backbone's hidden size {hs}"
+                    " (backbone/config.json)",
                 )
         doc = read_json(root / "embodiments.json", problems, "embodiments.json")
         if doc is not None:

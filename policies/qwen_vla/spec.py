@@ -338,7 +338,8 @@ class Navigation:
         if action_dim != len(NAV_CHANNELS):
             problems.add(
                 where,
-                f"navigation embodiments predict {len(NAV_CHANNELS)} channels {NAV_CHANNELS}; action_dim is {action_dim}",
+                f"navigation embodiments predict {len(NAV_CHANNELS)} channels {NAV_CHANNELS};"
+                f" action_dim is {action_dim}",
             )
             return None
         out = d.get("output")

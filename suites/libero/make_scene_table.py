@@ -11,8 +11,9 @@ same with seed 0), per suite, in one process::
             env.reset(); env.set_init_state(init_states[i]); ...wait and policy steps...
 
 This script runs exactly that sequence (without the steps, which draw no random numbers: the
-conformance tests' reference loop takes random steps between episodes) and records after each ``set_init_state`` what the reset left that the init state does
-not restore (see ``scenes.py``). Tasks are independent, so chunks of tasks run in parallel processes.
+conformance tests' reference loop takes random steps between episodes) and records after each
+``set_init_state`` what the reset left that the init state does not restore (see ``scenes.py``).
+Tasks are independent, so chunks of tasks run in parallel processes.
 
     python -m vla_eval.suites.libero.make_scene_table --seed 7 --out suites/libero/scenes/openpi_seed7.npz
     python -m vla_eval.suites.libero.make_scene_table --survey libero_spatial:4,libero_object:0

@@ -85,7 +85,8 @@ def asset_findings(root: Path, download: str) -> list[Finding]:
             Finding(
                 "embodiment configs",
                 False,
-                f"{len(stale)} of {len(templates)} *_tmp.yml not turned into configs (e.g. {stale[0].relative_to(root)})",
+                f"{len(stale)} of {len(templates)} *_tmp.yml not turned into configs"
+                f" (e.g. {stale[0].relative_to(root)})",
                 f"cd {root} && python script/update_embodiment_config_path.py",
             )
         )

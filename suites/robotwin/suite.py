@@ -59,7 +59,8 @@ class RoboTwinSuite(Suite):
             names = ", ".join(f.check.removeprefix("import ") for f in missing)
             return (
                 False,
-                f"modules RoboTwin imports at import time are missing: {names} (vla-eval doctor {self.name} says how to fix)",
+                f"modules RoboTwin imports at import time are missing: {names}"
+                f" (vla-eval doctor {self.name} says how to fix)",
             )
         assets = [a for a in requirements.asset_findings(r, "") if not a.ok]
         if assets:

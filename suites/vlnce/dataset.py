@@ -102,7 +102,8 @@ def dataset_files(suite: str, extra: Mapping[str, Any], split: str, data: Option
     for path, what in ((episodes, "episodes file"), (gt, "ground-truth file")):
         if not path.is_file():
             raise UsageError(
-                f"suite {suite}: the {what} {path} does not exist: download {extra['download']} and unpack it into {data}"
+                f"suite {suite}: the {what} {path} does not exist:"
+                f" download {extra['download']} and unpack it into {data}"
             )
     return DatasetFiles(episodes=episodes, gt=gt)
 

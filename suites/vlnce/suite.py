@@ -33,7 +33,10 @@ from vla_eval.suites.vlnce.dataset import (
 from vla_eval.types import EpisodeSpec, PolicySpec
 
 HERE = Path(__file__).parent
-INSTALL_HINT = "vla-eval env create r2r_val_unseen (a conda environment with habitat-sim 0.3.4 headless; see suites/vlnce/env.toml), or run with --python <a habitat-sim env's python>"
+INSTALL_HINT = (
+    "vla-eval env create r2r_val_unseen (a conda environment with habitat-sim 0.3.4 headless;"
+    " see suites/vlnce/env.toml), or run with --python <a habitat-sim env's python>"
+)
 
 
 class VlnceSuite(Suite):
@@ -216,4 +219,5 @@ class VlnceSuite(Suite):
 
     def versions(self) -> Dict[str, str]:
         found = package_versions("habitat-sim", "habitat_sim")
-        return {**{"habitat-sim": v for v in list(found.values())[:1]}, **package_versions("fastdtw")}
+        first = list(found.values())[:1]  # the habitat-sim distribution found, under one name
+        return {**({"habitat-sim": first[0]} if first else {}), **package_versions("fastdtw")}

@@ -1,10 +1,11 @@
 """The episode lists of SimplerEnv's -v0 evaluations (pure Python, no simulator).
 
 Each evaluation script of simpler-env/SimplerEnv (main branch: scripts/octo_bridge.sh for the
-WidowX, scripts/rt1_*_visual_matching.sh and scripts/rt1_*_variant_agg.sh for the Google robot) runs simpler_env/main_inference.py once per configuration
-("run"); simpler_env/evaluation/maniskill2_evaluator.py then loops, for each run, over
-robot init x, robot init y, robot init rotation, and object init x, y (a grid, "xy" mode)
-or object episode ids ("episode" mode), building a fresh env for every episode. Ranges are
+WidowX, scripts/rt1_*_visual_matching.sh and scripts/rt1_*_variant_agg.sh for the Google robot)
+runs simpler_env/main_inference.py once per configuration ("run");
+simpler_env/evaluation/maniskill2_evaluator.py then loops, for each run, over robot init x,
+robot init y, robot init rotation, and object init x, y (a grid, "xy" mode) or object episode
+ids ("episode" mode), building a fresh env for every episode. Ranges are
 ``np.linspace(lo, hi, n)`` (simpler_env/evaluation/argparse.py: parse_range_tuple) and the
 robot rotation is ``euler2quat(r, p, y) * q_center`` with q_center = [0, 0, 0, 1] (wxyz).
 

@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make run   -- create .venv, install, run the embedded default (a short real LIBERO run)
-#   make test  -- create .venv, install with the test extras, run the tests
-# `make test-fast` skips the simulator tests (marker "sim").
+#   make test  -- create .venv, install with the test extras, lint (ruff), run the tests
+# `make test-fast` skips the simulator tests (marker "sim"); `make lint` only lints; `make format` formats.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 OUT ?= runs/default
 
-.PHONY: install install-test run test test-fast clean
+.PHONY: install install-test run lint format test test-fast clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,10 +39,18 @@ run: install
 	$(VENV)/bin/vla-eval run --suite libero_spatial --policy noop --tasks 0 --episodes 0:2 \
 		--max-steps 60 --out $(OUT)
 
-test: install-test
+lint: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-test
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: lint
 	$(PY) -m pytest -q
 
-test-fast: install-test
+test-fast: lint
 	$(PY) -m pytest -q -m 'not sim'
 
 clean:

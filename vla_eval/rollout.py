@@ -26,8 +26,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from vla_eval import wire
+from vla_eval.executors.interfaces import EnvSlot, PolicyCrashed, PolicyReplica
 from vla_eval.executors.local import WorkerDied
-from vla_eval.executors.replicas import PolicyCrashed
 from vla_eval.executors.waiting import wait_any
 from vla_eval.types import EpisodeResult, EpisodeSpec, Observation, PolicySpec, Timing
 from vla_eval.validate import ActionError, check_batch, check_chunk, check_discrete, count_out_of_range
@@ -176,8 +176,8 @@ class Rollout:
 
 def run_episodes(
     specs: Sequence[EpisodeSpec],
-    slots: Sequence[Any],
-    replicas: Sequence[Any],
+    slots: Sequence[EnvSlot],
+    replicas: Sequence[PolicyReplica],
     cfg: LoopConfig,
     on_result: Callable[[EpisodeResult], None],
     on_retry: Callable[[EpisodeSpec, str, int], None] | None = None,
@@ -193,14 +193,22 @@ def run_episodes(
 
 class _Loop:
     def __init__(
-        self, specs, slots, replicas, cfg, on_result, on_retry, recorder_factory, trajectory_factory=None
+        self,
+        specs: Sequence[EpisodeSpec],
+        slots: Sequence[EnvSlot],
+        replicas: Sequence[PolicyReplica],
+        cfg: LoopConfig,
+        on_result: Callable[[EpisodeResult], None],
+        on_retry: Callable[[EpisodeSpec, str, int], None] | None,
+        recorder_factory: Callable[[EpisodeSpec], Any] | None,
+        trajectory_factory: Callable[[EpisodeSpec], Any] | None = None,
     ) -> None:
         self.queue: collections.deque[tuple[EpisodeSpec, int]] = collections.deque((s, 1) for s in specs)
         self.running: dict[int, Rollout] = {}
-        self.slots = list(slots)
-        self.by_index = {s.index: s for s in slots}
-        self.replicas = list(replicas)
-        self.replica_of = {s.index: replicas[i % len(replicas)] for i, s in enumerate(slots)}
+        self.slots: list[EnvSlot] = list(slots)
+        self.by_index: dict[int, EnvSlot] = {s.index: s for s in slots}
+        self.replicas: list[PolicyReplica] = list(replicas)
+        self.replica_of: dict[int, PolicyReplica] = {s.index: replicas[i % len(replicas)] for i, s in enumerate(slots)}
         self.in_flight: dict[int, list[Rollout]] = {}  # replica index -> the batch it is computing
         self.cfg = cfg
         self.pspec = wire.policy_spec_to_dict(cfg.policy_spec)
@@ -217,7 +225,7 @@ class _Loop:
         r.awaiting = True
         self.by_index[r.slot].send(msg)
 
-    def take(self, slot: Any) -> tuple[EpisodeSpec, int]:
+    def take(self, slot: EnvSlot) -> tuple[EpisodeSpec, int]:
         """The next episode for a free slot: one of the task its env holds, else one of a task no
         other slot is on, else the first in the queue. Envs are reused instead of rebuilt (seconds
         each), and outcomes cannot depend on the choice: every episode is seeded on its own."""
@@ -236,7 +244,7 @@ class _Loop:
         self.slot_task[slot.index] = item[0].task_index
         return item
 
-    def start_next(self, slot: Any) -> None:
+    def start_next(self, slot: EnvSlot) -> None:
         while self.queue:
             spec, attempt = self.take(slot)
             recorder = self.recorder_factory(spec) if self.recorder_factory is not None else None
@@ -322,7 +330,7 @@ class _Loop:
             rep.submit([r.obs for r in batch])
         return deadline
 
-    def collect(self, rep: Any) -> None:
+    def collect(self, rep: PolicyReplica) -> None:
         batch = self.in_flight.pop(rep.index)
         actions, elapsed = rep.collect()  # raises PolicyCrashed
         share = elapsed / len(batch)
@@ -346,7 +354,7 @@ class _Loop:
             self.advance(r)
 
     # --- env workers ------------------------------------------------------------------------
-    def on_reply(self, slot: Any) -> None:
+    def on_reply(self, slot: EnvSlot) -> None:
         r = self.running.get(slot.index)
         if r is None or not r.awaiting:
             return

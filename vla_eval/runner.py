@@ -32,7 +32,7 @@ from vla_eval.rollout import LoopConfig, PolicyCrashed, run_episodes
 from vla_eval.runlock import check_free
 from vla_eval.suite import Suite, get_suite
 from vla_eval.types import EpisodeResult, EpisodeSpec, PolicySpec
-from vla_eval.wire import policy_spec_from_dict
+from vla_eval.wire import policy_spec_from_dict, policy_spec_to_dict
 
 VIDEO_MODES = ("failures", "all", "none")
 
@@ -179,7 +179,7 @@ def run(cfg: RunConfig) -> int:
             n_gpus = _ray_gpus(cfg.gpus, cluster.gpus())
             placement = Placement(tuple(str(i) for i in range(n_gpus)))
             replicas = cluster.start_replicas(cfg.policy, kwargs, cfg.policy, n_gpus)
-            pspec = policy_spec_from_dict(cluster.ray.get(replicas[0].actor.metadata.remote()))
+            pspec = replicas[0].metadata()
         elif (placement := Placement(tuple(choose_gpus(cfg.gpus)))).in_process_policy:
             policy = load_policy(cfg.policy, kwargs)
             pspec = policy.metadata()
@@ -190,7 +190,7 @@ def run(cfg: RunConfig) -> int:
                 ProcessPolicy(i, cfg.policy, kwargs, cfg.policy, placement.replica_env(i), logs / f"replica-{i}.log")
                 for i in range(placement.replicas)
             ]
-            metas = {json.dumps(r.metadata(), sort_keys=True) for r in replicas}
+            metas = {json.dumps(policy_spec_to_dict(r.metadata()), sort_keys=True) for r in replicas}
             if len(metas) != 1:
                 raise UsageError(f"policy replicas disagree on their metadata: {sorted(metas)}")
             pspec = policy_spec_from_dict(json.loads(metas.pop()))

@@ -43,8 +43,8 @@ import numpy as np
 
 from vla_eval import wire
 from vla_eval.errors import UsageError
+from vla_eval.executors.replica_core import ReplicaCore
 from vla_eval.types import Observation, PolicySpec
-from vla_eval.validate import ActionError, check_batch, check_chunk
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 TOKEN_ENV = "VLA_EVAL_SERVE_TOKEN"
@@ -88,7 +88,8 @@ class PolicyServer:
         from vla_eval.policies.openpi.mapping import get_mapping
 
         self.policy = policy
-        self.spec: PolicySpec = policy.metadata()
+        self.core = ReplicaCore(policy)  # metadata, inference with per-request errors, reset
+        self.spec: PolicySpec = self.core.metadata()
         self.label = label or self.spec.name
         self.mapping = get_mapping(mapping)
         self.host = host
@@ -168,23 +169,10 @@ class PolicyServer:
     def _infer(self, reqs: list[_Request]) -> list[Any]:
         """In the inference thread: one infer_batch call; per request a chunk or an exception.
 
-        When the batched call raises, each request is run alone, so that only the requests
+        When the batched call fails, each request is run alone, so that only the requests
         that make the policy fail get an error (one session's bad input never fails another's).
         """
-        try:
-            actions = self.policy.infer_batch([r.obs for r in reqs])
-            check_batch(actions, len(reqs), self.label)
-        except Exception as e:  # noqa: BLE001 - reported to the requests concerned
-            if len(reqs) == 1:
-                return [e]
-            return [res for r in reqs for res in self._infer([r])]
-        out: list[Any] = []
-        for r, chunk in zip(reqs, actions):
-            try:
-                out.append(check_chunk(np.asarray(chunk), self.spec.action_dim, self.label, r.obs.episode_id))
-            except ActionError as e:
-                out.append(e)
-        return out
+        return self.core.infer_each([r.obs for r in reqs], self.label)
 
     async def _batcher(self) -> None:
         assert self._queue is not None and self._loop is not None
@@ -255,7 +243,7 @@ class PolicyServer:
         finally:
             self._sessions.pop(sid, None)
             try:
-                await self._loop.run_in_executor(self._pool, self.policy.reset, [sid])
+                await self._loop.run_in_executor(self._pool, self.core.reset, [sid])
             except Exception:  # noqa: BLE001 - a failing reset must not take the server down
                 pass
 

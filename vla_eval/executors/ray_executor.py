@@ -20,10 +20,18 @@ from typing import Any, Mapping, Sequence
 
 from vla_eval import wire
 from vla_eval.errors import UsageError
+from vla_eval.executors.interfaces import PolicyCrashed
 from vla_eval.executors.local import WorkerDied
-from vla_eval.executors.replicas import PolicyCrashed
+from vla_eval.executors.replica_core import (
+    METADATA,
+    Inference,
+    ReplicaCore,
+    infer_message,
+    reset_message,
+    spec_from_reply,
+)
 from vla_eval.gpus import visible_gpus
-from vla_eval.types import Observation
+from vla_eval.types import Observation, PolicySpec
 
 
 def _ray():
@@ -51,33 +59,18 @@ class _EnvActor:
 
 
 class _PolicyActor:
-    def __init__(self, policy: str, kwargs: Mapping[str, Any]) -> None:
-        from vla_eval.policy import load_policy
+    """A policy replica as a Ray actor: a ReplicaCore answering msgpack messages."""
 
-        self.policy = load_policy(policy, kwargs)
+    def __init__(self, policy: str, kwargs: Mapping[str, Any]) -> None:
+        self.core = ReplicaCore.load(policy, kwargs)
 
     def placement(self) -> tuple[str, list[str]]:
         import ray
 
         return ray.get_runtime_context().get_node_id(), [str(g) for g in ray.get_gpu_ids()]
 
-    def metadata(self) -> dict[str, Any]:
-        return wire.policy_spec_to_dict(self.policy.metadata())
-
-    def reset(self, env_ids: Any) -> None:
-        self.policy.reset(env_ids)
-
-    def infer(self, data: bytes) -> bytes:
-        import time
-        import traceback
-
-        t0 = time.perf_counter()
-        try:
-            obs = [wire.observation_from_dict(o) for o in wire.unpackb(data)]
-            actions = self.policy.infer_batch(obs)
-            return wire.packb({"ok": True, "actions": actions, "elapsed": time.perf_counter() - t0})
-        except Exception as e:
-            return wire.packb({"ok": False, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()})
+    def handle(self, data: bytes) -> bytes | None:
+        return self.core.handle_bytes(data)
 
 
 class RaySlot:
@@ -130,24 +123,31 @@ class RayPolicy:
     def wait_handle(self) -> Any:
         return self.ref if self.busy else None
 
+    def _call(self, msg: dict[str, Any]) -> Any:
+        """Send ``msg`` to the actor; the ref of its reply. Ray runs one caller's calls in order."""
+        return self.actor.handle.remote(wire.packb(msg))
+
+    def _reply(self, ref: Any) -> dict[str, Any]:
+        ray = _ray()
+        try:
+            return wire.unpackb(ray.get(ref))
+        except ray.exceptions.RayActorError as e:
+            raise PolicyCrashed(f"policy replica {self.index} ({self.label!r}) died: {e}") from None
+
+    def metadata(self) -> PolicySpec:
+        return spec_from_reply(self._reply(self._call(METADATA)), self.label, self.index)
+
     def reset(self, env_ids: Sequence[int] | None) -> None:
-        self.actor.reset.remote(list(env_ids) if env_ids is not None else None)
+        self._call(reset_message(env_ids))
 
     def submit(self, observations: list[Observation]) -> None:
         self.busy = True
-        self.ref = self.actor.infer.remote(wire.packb([wire.observation_to_dict(o) for o in observations]))
+        self.ref = self._call(infer_message(observations))
 
     def collect(self) -> tuple[Any, float]:
-        ray = _ray()
         self.busy = False
         ref, self.ref = self.ref, None
-        try:
-            reply = wire.unpackb(ray.get(ref))
-        except ray.exceptions.RayActorError as e:
-            raise PolicyCrashed(f"policy replica {self.index} ({self.label!r}) died: {e}") from None
-        if not reply.get("ok"):
-            raise PolicyCrashed(f"policy {self.label!r} raised {reply.get('error')}\n{reply.get('traceback', '')}")
-        return reply["actions"], float(reply.get("elapsed", 0.0))
+        return Inference.from_wire(self._reply(ref)).unwrap(self.label, self.index)
 
     def close(self) -> None:
         _ray().kill(self.actor, no_restart=True)

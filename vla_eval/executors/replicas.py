@@ -1,7 +1,9 @@
 """Policy replicas: the policy object in the runner's process, or one process per GPU.
 
-Both answer ``submit(observations)`` then ``collect() -> (actions, seconds)``; ``collect``
-raises PolicyCrashed when the policy raised. One batch is in flight per replica at a time.
+Both are :class:`~vla_eval.executors.interfaces.PolicyReplica`: ``submit(observations)`` then
+``collect() -> (actions, seconds)``; ``collect`` raises PolicyCrashed when the policy raised.
+One batch is in flight per replica at a time. The policy itself sits in a
+:class:`~vla_eval.executors.replica_core.ReplicaCore` (here or in the replica process).
 """
 
 from __future__ import annotations
@@ -12,28 +14,36 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from vla_eval import wire
+from vla_eval.executors.interfaces import PolicyCrashed
 from vla_eval.executors.local import open_log, spawn
-from vla_eval.types import Observation
+from vla_eval.executors.replica_core import (
+    METADATA,
+    Inference,
+    ReplicaCore,
+    infer_message,
+    reset_message,
+    spec_from_reply,
+)
+from vla_eval.types import Observation, PolicySpec
 
-
-class PolicyCrashed(RuntimeError):
-    """The policy raised inside ``infer_batch`` (or its replica died): the run stops."""
+__all__ = ["InProcessPolicy", "PolicyCrashed", "ProcessPolicy"]
 
 
 class InProcessPolicy:
+    """The policy in the runner's process (CPU runs, debugging): no wire, no isolation."""
+
     def __init__(self, policy: Any, label: str, index: int = 0) -> None:
-        self.policy = policy
+        self.core = policy if isinstance(policy, ReplicaCore) else ReplicaCore(policy)
+        self.policy = self.core.policy
         self.label = label
         self.index = index
         self.busy = False
-        self._result: tuple[Any, float] | None = None
-        self._error: BaseException | None = None
+        self._result: Inference | None = None
 
     def ready_now(self) -> bool:
         return self.busy
@@ -41,29 +51,24 @@ class InProcessPolicy:
     def wait_handle(self) -> None:
         return None
 
+    def metadata(self) -> PolicySpec:
+        return self.core.metadata()
+
     def reset(self, env_ids: Sequence[int] | None) -> None:
-        self.policy.reset(list(env_ids) if env_ids is not None else None)
+        self.core.reset(env_ids)
 
     def submit(self, observations: list[Observation]) -> None:
         self.busy = True
-        t0 = time.perf_counter()
-        try:
-            self._result = (self.policy.infer_batch(observations), time.perf_counter() - t0)
-        except Exception as e:
-            self._error = e
+        self._result = self.core.infer(observations)
 
     def collect(self) -> tuple[Any, float]:
         self.busy = False
-        err, self._error = self._error, None
-        if err is not None:
-            raise PolicyCrashed(f"policy {self.label!r} raised {type(err).__name__}: {err}") from err
         result, self._result = self._result, None
-        assert result is not None
-        return result
+        assert result is not None, "collect without a submitted batch"
+        return result.unwrap(self.label)  # the policy's exception is chained: its traceback is printed
 
     def close(self) -> None:
-        if hasattr(self.policy, "close"):
-            self.policy.close()
+        self.core.close()
 
 
 class ProcessPolicy:
@@ -121,26 +126,20 @@ class ProcessPolicy:
                 code = self.proc.wait(timeout=5)
         return f"policy replica {self.index} ({self.label!r}) died (exit code {code})"
 
-    def metadata(self) -> dict[str, Any]:
-        self._send({"op": "metadata"})
-        reply = self._recv()
-        return reply["spec"]
+    def metadata(self) -> PolicySpec:
+        self._send(METADATA)
+        return spec_from_reply(self._recv(), self.label, self.index)
 
     def reset(self, env_ids: Sequence[int] | None) -> None:
-        self._send({"op": "reset", "env_ids": list(env_ids) if env_ids is not None else None})
+        self._send(reset_message(env_ids))
 
     def submit(self, observations: list[Observation]) -> None:
         self.busy = True
-        self._send({"op": "infer", "obs": [wire.observation_to_dict(o) for o in observations]})
+        self._send(infer_message(observations))
 
     def collect(self) -> tuple[Any, float]:
         self.busy = False
-        reply = self._recv()
-        if not reply.get("ok"):
-            raise PolicyCrashed(
-                f"policy {self.label!r} (replica {self.index}) raised {reply.get('error')}\n{reply.get('traceback', '')}"
-            )
-        return reply["actions"], float(reply.get("elapsed", 0.0))
+        return Inference.from_wire(self._recv()).unwrap(self.label, self.index)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

@@ -1,22 +1,27 @@
 """Wait for the first of many handles to have a reply: pipes (local) or object refs (Ray).
 
-A handle exposes ``ready_now()`` (a reply already in hand: in-process work) and
-``wait_handle()`` (a multiprocessing Connection, a Ray ObjectRef, or None when nothing is out).
+A handle is a :class:`~vla_eval.executors.interfaces.Waitable` (an env slot or a policy
+replica): ``ready_now()`` (a reply already in hand: in-process work) and ``wait_handle()``
+(a multiprocessing Connection, a Ray ObjectRef, or None when nothing is out).
 """
 
 from __future__ import annotations
 
 import time
 from multiprocessing.connection import Connection, wait
-from typing import Any, Sequence
+from typing import Any, Sequence, TypeVar
+
+from vla_eval.executors.interfaces import Waitable
+
+W = TypeVar("W", bound=Waitable)
 
 
-def wait_any(handles: Sequence[Any], timeout: float | None) -> list[Any]:
+def wait_any(handles: Sequence[W], timeout: float | None) -> list[W]:
     ready = [h for h in handles if h.ready_now()]
     if ready:
         return ready
-    conns: dict[Any, Any] = {}
-    refs: dict[Any, Any] = {}
+    conns: dict[Any, W] = {}
+    refs: dict[Any, W] = {}
     for h in handles:
         w = h.wait_handle()
         if w is None:

@@ -71,3 +71,16 @@ def test_printed_tables_are_identical(reproduces):
     if os.environ.get("VLA_EVAL_REGEN_GOLDEN"):
         want.write_text(got)
     assert got == want.read_text()
+
+
+def test_html_is_identical(tmp_path):
+    from vla_eval.html_report import render
+    from vla_eval.render import leaderboard
+    from vla_eval.runs import load_run_info
+
+    runs = [load_run_info(DATA, "M")]
+    got = render(leaderboard(runs, REFERENCE), tmp_path / "report.html").replace(str(DATA), "DATA")
+    want = DATA / "expected_M" / "report.html"
+    if os.environ.get("VLA_EVAL_REGEN_GOLDEN"):
+        want.write_text(got)
+    assert got == want.read_text()

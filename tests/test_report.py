@@ -150,7 +150,7 @@ def test_no_average_unless_all_four_suites_are_there():
 def simpler_info(name):
     return SuiteInfo(
         name, aggregation="task_mean", split="visual_matching", rate_metrics=("ever_grasped", "grasp_5")
-    )  # declared (not among KNOWN_METRICS)
+    )  # declared here (no protocol file declares them)
 
 
 def test_task_mean_suite_and_grasp_metrics_kept_apart():

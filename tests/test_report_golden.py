@@ -84,3 +84,21 @@ def test_html_is_identical(tmp_path):
     if os.environ.get("VLA_EVAL_REGEN_GOLDEN"):
         want.write_text(got)
     assert got == want.read_text()
+
+
+def test_rows_of_the_current_schema_give_the_same_files(tmp_path):
+    """The golden ledger rewritten as schema-2 rows (success once) reports byte-identically."""
+    import json
+    import shutil
+
+    from vla_eval.ledger import EPISODES_FILE, read_ledger
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(DATA / "run.json", run / "run.json")
+    docs = [r.to_json() for r in read_ledger(DATA / EPISODES_FILE)]
+    assert all(d["schema_version"] == 2 and "success" not in d["metrics"] for d in docs)
+    (run / EPISODES_FILE).write_text("".join(json.dumps(d) + "\n" for d in docs))
+    write_report(tmp_path, aggregate(load_run(run), reference=REFERENCE, reproduces="M"))
+    for name in FILES:
+        assert (tmp_path / name).read_bytes() == (DATA / "expected_M" / name).read_bytes(), name

@@ -57,10 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         if rc != 0:
             print(f"{suite}: run exited with {rc}", file=sys.stderr)
             return rc
-        df = aggregate(load_run(out))
+        report = aggregate(load_run(out))
         print(f"\n== scripted_libero on {suite} ({out}), wall {wall:.0f} s, {args.workers} worker(s)")
         print(f"{'task':>4}  {'k/n':>7}  {'SR %':>5}  {'95% Wilson CI':>15}  errors  name")
-        for r in df.itertuples(index=False):
+        for r in report.rows:
             lo, hi = wilson_interval(int(r.successes), int(r.n)) if r.n else (float("nan"), float("nan"))
             label = "all" if r.task_index == "all" else str(r.task_index)
             print(

@@ -57,11 +57,11 @@ def test_planted_regression_exits_1_and_lists_the_flips(tmp_path, capsys):
     assert suite.p_value == pytest.approx(2 * (1 + 9) / 2**9)  # b = 8, c = 1: 2 * P(X <= 1 | 9, 1/2)
     task1 = next(r for r in c.rates if r.task_index == 1)
     assert task1.diff == -1 and task1.p_value == pytest.approx(2 / 2**8) and (task1.ci_low, task1.ci_high) == (-1, -1)
-    assert [(r["task_index"], r["episode_index"]) for r in c.flipped_worse] == [(1, i) for i in range(8)]
-    assert [(r["task_index"], r["episode_index"]) for r in c.flipped_better] == [(2, 6)]
+    assert [(r.task_index, r.episode_index) for r in c.flipped_worse] == [(1, i) for i in range(8)]
+    assert [(r.task_index, r.episode_index) for r in c.flipped_better] == [(2, 6)]
     assert "success → failure: 8 episode(s)" in out and "failure → success: 1 episode(s)" in out
     for r in c.flipped_worse:
-        assert f"episode {r['episode_index']} [{r['episode_id']}]" in out
+        assert f"episode {r.episode_index} [{r.episode_id}]" in out
     # the other direction is an improvement: exit 0
     assert cli(capsys, cand, base)[0] == 0
     # a stricter alpha can make the same regression not significant (p = 0.039)
@@ -86,7 +86,7 @@ def test_incomplete_episodes_are_not_paired_and_the_gate_cannot_decide(tmp_path,
         episode_rows("toy_reach", {0: [True, "error", False, False]}),
     )
     assert c.rates[-1].n == 2 and (c.unpaired_base, c.unpaired_cand) == (0, 0)
-    assert [(x["episode_index"], y["episode_index"]) for x, y in c.incomplete] == [(1, 1), (2, 2)]
+    assert [(x.episode_index, y.episode_index) for x, y in c.incomplete] == [(1, 1), (2, 2)]
     assert "incomplete: 2 episode(s) of both runs not paired" in out
     assert "episode 1 [" in out and "candidate: simulator error: boom" in out
     # a significant regression is still a regression (exit 1), incomplete episodes or not

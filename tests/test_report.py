@@ -48,10 +48,10 @@ def libero_rows(suite: str, k: int, n_per_task: int = 50, tasks: int = 10, **kw)
     return episode_rows(suite, outcomes, **kw)
 
 
-def all_row(df, suite):
-    sel = df[(df.suite == suite) & (df.task_index == "all")]
-    assert len(sel) == 1, df
-    return sel.iloc[0]
+def all_row(report, suite):
+    sel = [r for r in report.rows if r.suite == suite and r.task_index == "all"]
+    assert len(sel) == 1 and report.row(suite) == sel[0], report
+    return sel[0]
 
 
 # --------------------------------------------------------------------------- protocol data
@@ -98,10 +98,10 @@ def test_pooled_suite_is_k_over_n_with_wilson(k, n, lo, hi):
 
 
 def test_libero_suite_row_485_of_500(tmp_path):
-    df = aggregate(libero_rows("libero_spatial", 485), reference=[])
-    r = all_row(df, "libero_spatial")
+    rep = aggregate(libero_rows("libero_spatial", 485), reference=[])
+    r = all_row(rep, "libero_spatial")
     assert (r.n, r.successes, r.task) == (500, 485, "10 task(s)")
-    assert "| libero_spatial | **all** | 500 | 97.0 | [95.1, 98.2] | 0 |" in to_markdown(df)
+    assert "| libero_spatial | **all** | 500 | 97.0 | [95.1, 98.2] | 0 |" in to_markdown(rep)
 
 
 def test_stratified_hand_value():
@@ -120,8 +120,8 @@ def test_stratified_hand_value():
 def test_libero_average_of_four_suites_is_stratified_over_suites():
     ks = {"libero_spatial": 485, "libero_object": 490, "libero_goal": 470, "libero_10": 450}
     rows = [r for s, k in ks.items() for r in libero_rows(s, k)]
-    df = aggregate(rows, reference=[])
-    avg = all_row(df, "libero_avg")
+    rep = aggregate(rows, reference=[])
+    avg = all_row(rep, "libero_avg")
     # mean (.97+.98+.94+.90)/4 = .9475; the normal interval would be +- .009679 (SE .0049385): the
     # score interval is close to it here, and leans towards 0.5 as a score interval does
     assert avg.sr == pytest.approx(0.9475)
@@ -131,7 +131,7 @@ def test_libero_average_of_four_suites_is_stratified_over_suites():
     )
     assert avg.n == 2000 and avg.successes == sum(ks.values())
     assert "| libero_avg | **LIBERO average** (mean of 4 suites) | 2000 | 94.8 | [93.7, 95.6] | 0 | 0 |" in to_markdown(
-        df
+        rep
     )
     # libero_90 is reported apart and does not move the average
     df90 = aggregate(rows + libero_rows("libero_90", 1800, tasks=90), reference=[])
@@ -140,8 +140,8 @@ def test_libero_average_of_four_suites_is_stratified_over_suites():
 
 def test_no_average_unless_all_four_suites_are_there():
     rows = [r for s in LIBERO4[:3] for r in libero_rows(s, 400)]
-    df = aggregate(rows, reference=[])
-    assert "libero_avg" not in set(df.suite)
+    rep = aggregate(rows, reference=[])
+    assert "libero_avg" not in {r.suite for r in rep.rows} and rep.row("libero_avg") is None
 
 
 # --------------------------------------------------------------------------- task_mean, grasp apart, episode_mean
@@ -150,7 +150,7 @@ def test_no_average_unless_all_four_suites_are_there():
 def simpler_info(name):
     return SuiteInfo(
         name, aggregation="task_mean", split="visual_matching", rate_metrics=("ever_grasped", "grasp_5")
-    )  # declared (not among KNOWN_METRICS)
+    )  # declared here (no protocol file declares them)
 
 
 def test_task_mean_suite_and_grasp_metrics_kept_apart():
@@ -159,19 +159,19 @@ def test_task_mean_suite_and_grasp_metrics_kept_apart():
         return {"success": success, "ever_grasped": ti == 0, "grasp_5": ti == 0 and ei < 6}
 
     rows = episode_rows("simpler_widowx", {0: counts(12, 24), 1: counts(12, 12)}, metrics=metrics)
-    df = aggregate(rows, reference=[], info=simpler_info)
-    r = all_row(df, "simpler_widowx")
+    rep = aggregate(rows, reference=[], info=simpler_info)
+    r = all_row(rep, "simpler_widowx")
     assert r.sr == pytest.approx(0.75)  # mean of 0.5 and 1.0, not 24/36
     assert (r.ci_low, r.ci_high) == pytest.approx(stratified_score_interval([12, 12], [24, 12])[1:])
     assert r.task == "mean of 2 task(s)" and (r.n, r.successes) == (36, 24)
-    assert "| simpler_widowx | **all** (mean of 2 task(s)) | 36 | 75.0 |" in to_markdown(df)
-    m = {(x["task_index"], x["metric"]): x for x in df.attrs["metrics"]}
-    assert m[("all", "ever_grasped")]["value"] == pytest.approx(0.5)  # (1 + 0) / 2
-    assert m[("all", "grasp_5")]["value"] == pytest.approx(0.125)  # (6/24 + 0) / 2
-    assert m[(0, "ever_grasped")]["value"] == 1.0 and m[(0, "ever_grasped")]["n"] == 24
+    assert "| simpler_widowx | **all** (mean of 2 task(s)) | 36 | 75.0 |" in to_markdown(rep)
+    m = {(x.task_index, x.metric): x for x in rep.metrics}
+    assert m[("all", "ever_grasped")].value == pytest.approx(0.5)  # (1 + 0) / 2
+    assert m[("all", "grasp_5")].value == pytest.approx(0.125)  # (6/24 + 0) / 2
+    assert m[(0, "ever_grasped")].value == 1.0 and m[(0, "ever_grasped")].n == 24
     # success columns never mix with grasp: SR is the same without the grasp metrics
     plain = aggregate(rows, reference=[], info=lambda s: SuiteInfo(s, aggregation="task_mean"))
-    assert list(plain.sr) == list(df.sr) and not plain.attrs["metrics"]
+    assert [r.sr for r in plain.rows] == [r.sr for r in rep.rows] and not plain.metrics
 
 
 def test_task_mean_skips_tasks_with_only_errors():
@@ -204,22 +204,20 @@ def test_episode_mean_continuous_metrics_and_reproduction():
         }
 
     rows = episode_rows("r2r_val_unseen", {0: counts(3, 6)}, metrics=metrics)
-    df = aggregate(rows, reproduces="StreamVLN")
-    m = {x["metric"]: x for x in df.attrs["metrics"] if x["level"] == "suite"}
+    rep = aggregate(rows, reproduces="StreamVLN")
+    m = {x.metric: x for x in rep.metrics if x.level == "suite"}
     assert set(m) == {"spl", "navigation_error", "oracle_success"}  # lists and unknown keys are left out
     s = math.sqrt(sum((x - 0.5) ** 2 for x in spl) / 5)
-    assert m["spl"]["value"] == pytest.approx(0.5) and m["spl"]["n"] == 6 and m["spl"]["kind"] == "mean"
-    assert (m["spl"]["ci_low"], m["spl"]["ci_high"]) == pytest.approx(
-        (0.5 - 1.96 * s / 6**0.5, 0.5 + 1.96 * s / 6**0.5)
-    )
-    assert m["oracle_success"]["value"] == pytest.approx(4 / 6) and m["oracle_success"]["kind"] == "rate"
-    v = {x["metric"]: x["verdict"] for x in df.attrs["reference"] if x["reproduces"]}
+    assert m["spl"].value == pytest.approx(0.5) and m["spl"].n == 6 and m["spl"].kind == "mean"
+    assert (m["spl"].ci_low, m["spl"].ci_high) == pytest.approx((0.5 - 1.96 * s / 6**0.5, 0.5 + 1.96 * s / 6**0.5))
+    assert m["oracle_success"].value == pytest.approx(4 / 6) and m["oracle_success"].kind == "rate"
+    v = {x.metric: x.verdict for x in rep.reference if x.reproduces}
     # published StreamVLN R2R: NE 4.98 m, OSR 64.2, SR 56.9, SPL 51.9 (all inside our wide intervals here)
     partial = " (partial run: 6 of 1839 episodes)"
     assert v == {k: "reproduced" + partial for k in ("NE", "OSR", "SR", "SPL")}
-    shown = {x["method"] for x in df.attrs["reference"]}
+    shown = {x.method for x in rep.reference}
     assert shown == {"Uni-NaVid", "NaVILA", "StreamVLN", "Qwen-VLA-Instruct", "Qwen-VLA-Base"}  # R2R rows only, no RxR
-    assert "| r2r_val_unseen | **all** | spl | 6 | 50.0 |" in to_markdown(df)  # SPL shown in percent
+    assert "| r2r_val_unseen | **all** | spl | 6 | 50.0 |" in to_markdown(rep)  # SPL shown in percent
 
 
 def test_simpler_grasp_metrics_from_the_real_protocol():
@@ -230,12 +228,12 @@ def test_simpler_grasp_metrics_from_the_real_protocol():
         return {"success": success, "is_src_obj_grasped": True, "consecutive_grasp": ei % 2 == 0}
 
     rows = episode_rows("simpler_widowx", {0: counts(6, 24), 1: counts(18, 24)}, metrics=metrics)
-    df = aggregate(rows)
-    r = all_row(df, "simpler_widowx")
+    rep = aggregate(rows)
+    r = all_row(rep, "simpler_widowx")
     assert r.sr == pytest.approx(0.5) and r.task == "mean of 2 task(s)"  # success alone; grasp never mixed in
-    m = {x["metric"]: x["value"] for x in df.attrs["metrics"] if x["level"] == "suite"}
+    m = {x.metric: x.value for x in rep.metrics if x.level == "suite"}
     assert m == {"is_src_obj_grasped": 1.0, "consecutive_grasp": 0.5}
-    shown = {(x["method"], x["task"]) for x in df.attrs["reference"]}
+    shown = {(x.method, x.task) for x in rep.reference}
     assert ("Qwen-VLA-Instruct", "") in shown and ("GR00T N1.5", "PutSpoonOnTableClothInScene-v0") in shown
 
 
@@ -246,25 +244,25 @@ def test_declared_metric_with_a_bad_value_is_a_clear_error():
 
 
 def test_n_zero_suite_row():
-    df = aggregate(episode_rows("toy_reach", {0: ["error", "error"]}), reference=[])
-    r = all_row(df, "toy_reach")
+    rep = aggregate(episode_rows("toy_reach", {0: ["error", "error"]}), reference=[])
+    r = all_row(rep, "toy_reach")
     assert r.n == 0 and r.errors == 2 and math.isnan(r.sr)
-    assert "| toy_reach | **all** | 0 | - | - | 0 | 2 |" in to_markdown(df)
+    assert "| toy_reach | **all** | 0 | - | - | 0 | 2 |" in to_markdown(rep)
     assert (
         "**INCOMPLETE**: episodes with simulator/infrastructure/timeout errors are not counted (toy_reach 2)"
-        in to_markdown(df)
+        in to_markdown(rep)
     )
 
 
 def test_policy_errors_count_as_failures_and_simulator_errors_make_the_run_incomplete():
     rows = episode_rows("toy_reach", {0: [True] * 5 + ["policy_error"] * 3, 1: [True] * 6 + ["error"] * 2})
-    df = aggregate(rows, reference=[])
-    t0, t1, r = df.iloc[0], df.iloc[1], all_row(df, "toy_reach")
+    rep = aggregate(rows, reference=[])
+    t0, t1, r = rep.rows[0], rep.rows[1], all_row(rep, "toy_reach")
     assert (t0.n, t0.successes, t0.policy_errors, t0.errors) == (8, 5, 3, 0)
     assert (t1.n, t1.successes, t1.policy_errors, t1.errors) == (6, 6, 0, 2)
     assert (r.n, r.successes, r.policy_errors, r.errors) == (14, 11, 3, 2)
     assert (r.ci_low, r.ci_high) == pytest.approx(wilson_interval(11, 14))
-    md = to_markdown(df)
+    md = to_markdown(rep)
     assert "| toy_reach | **all** | 14 | 78.6 | [52.4, 92.4] | 3 | 2 |" in md and "INCOMPLETE" in md
     # a reproduction verdict says both
     info = lambda n: SuiteInfo(n, "pooled", n_episodes=16)  # noqa: E731
@@ -273,7 +271,7 @@ def test_policy_errors_count_as_failures_and_simulator_errors_make_the_run_incom
             method="M", suite="toy_reach", split="default", metric="SR", value=78.0, source="s", training_protocol="t"
         )
     ]
-    v = aggregate(rows, reference=ref, reproduces="M", info=info).attrs["reference"][0]["verdict"]
+    v = aggregate(rows, reference=ref, reproduces="M", info=info).reference[0].verdict
     assert v == (
         "reproduced (incomplete: 2 episode(s) with simulator/infrastructure/timeout errors not counted; "
         "3 policy error(s) counted as failures)"
@@ -385,10 +383,10 @@ def test_qwen_vla_readme_rows_with_split_and_comparability():
         return {"success": success}
 
     sim = episode_rows("simpler_widowx", {t: counts(16, 24) for t in range(4)}, metrics=metrics)
-    df = aggregate(sim, reference=rows, reproduces="Qwen-VLA-Base", info=lambda n: SuiteInfo(n, "task_mean"))
-    mine = {x["split"]: x for x in df.attrs["reference"] if x["reproduces"] == "Qwen-VLA-Base"}
-    assert mine["visual_matching"]["verdict"].startswith("reproduced")  # 64.3 inside the interval around 66.7
-    assert mine["ood"]["verdict"].startswith("not comparable: SimplerEnv-OOD numbers of other methods only")
+    rep = aggregate(sim, reference=rows, reproduces="Qwen-VLA-Base", info=lambda n: SuiteInfo(n, "task_mean"))
+    mine = {x.split: x for x in rep.reference if x.reproduces == "Qwen-VLA-Base"}
+    assert mine["visual_matching"].verdict.startswith("reproduced")  # 64.3 inside the interval around 66.7
+    assert mine["ood"].verdict.startswith("not comparable: SimplerEnv-OOD numbers of other methods only")
 
 
 def test_bad_reference_files_are_clear_errors(tmp_path):
@@ -416,8 +414,8 @@ def test_verdict_boundaries():
 def test_reproduction_verdicts_on_libero(tmp_path):
     ks = {"libero_spatial": 485, "libero_object": 490, "libero_goal": 470, "libero_10": 450}
     rows = [r for s, k in ks.items() for r in libero_rows(s, k)]
-    df = aggregate(rows, reproduces="openvla-oft")  # case-insensitive method name
-    v = {x["suite"]: x["verdict"] for x in df.attrs["reference"] if x["reproduces"]}
+    rep = aggregate(rows, reproduces="openvla-oft")  # case-insensitive method name
+    v = {x.suite: x.verdict for x in rep.reference if x.reproduces}
     # published OpenVLA-OFT: 97.6 / 98.4 / 97.9 / 94.5 / avg 97.1
     assert v == {
         "libero_spatial": "reproduced",
@@ -426,9 +424,9 @@ def test_reproduction_verdicts_on_libero(tmp_path):
         "libero_10": "not reproduced",
         "libero_avg": "not reproduced",
     }
-    refs = [x for x in df.attrs["reference"] if x["suite"] == "libero_spatial"]
-    assert len(refs) == 10 and {x["method"] for x in refs} >= {"OpenVLA", "pi0", "ABot-M0"}
-    write_report(tmp_path, df)
+    refs = [x for x in rep.reference if x.suite == "libero_spatial"]
+    assert len(refs) == 10 and {x.method for x in refs} >= {"OpenVLA", "pi0", "ABot-M0"}
+    write_report(tmp_path, rep)
     md = (tmp_path / "report.md").read_text()
     assert "| libero_spatial | default | all | OpenVLA-OFT | SR | 97.6 | 97.0 [95.1, 98.2] | reproduced |" in md
     ref_csv = list(csv.DictReader((tmp_path / "report_reference.csv").open()))
@@ -438,14 +436,12 @@ def test_reproduction_verdicts_on_libero(tmp_path):
 
 def test_partial_and_shortened_runs_are_qualified():
     part = aggregate(episode_rows("libero_spatial", {0: counts(49, 50)}), reproduces="OpenVLA-OFT")
-    v = [x["verdict"] for x in part.attrs["reference"] if x["reproduces"]]
+    v = [x.verdict for x in part.reference if x.reproduces]
     assert v == ["reproduced (partial run: 50 of 500 episodes)"]
     short = aggregate(episode_rows("libero_spatial", {0: counts(49, 50)}, max_steps=60), reproduces="OpenVLA-OFT")
-    assert [x["verdict"] for x in short.attrs["reference"] if x["reproduces"]] == [
-        "not comparable (step limit overridden)"
-    ]
+    assert [x.verdict for x in short.reference if x.reproduces] == ["not comparable (step limit overridden)"]
     toy = aggregate(episode_rows("toy_reach", {0: [True]}), reproduces="pi0")
-    assert [x["verdict"] for x in toy.attrs["reference"]] == ["no reference row for pi0 on toy_reach"]
+    assert [x.verdict for x in toy.reference] == ["no reference row for pi0 on toy_reach"]
     with pytest.raises(UsageError, match=r"no reference rows for method 'nobody' \(known: .*OpenVLA-OFT"):
         aggregate(episode_rows("toy_reach", {0: [True]}), reproduces="nobody")
 

@@ -50,6 +50,8 @@ def test_expert_solves_toy_with_two_workers(tmp_path):
     assert all(REQUIRED <= set(x) for x in r)
     assert all(x["status"] == "ok" and x["success"] for x in r)
     assert all(set(x["timing"]) == {"sim_s", "policy_s", "harness_s", "total_s"} for x in r)
+    # rows of the current schema: success stored once, outside metrics
+    assert all(x["schema_version"] == 2 and "success" not in x["metrics"] for x in r)
     assert (tmp_path / "report.md").exists() and (tmp_path / "report.csv").exists()
     # both workers took episodes from the one queue
     assert all((tmp_path / "logs" / f"worker-{i}.log").exists() for i in range(2))

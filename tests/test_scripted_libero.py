@@ -149,12 +149,11 @@ def test_scripted_expert_solves_libero_through_the_harness(tmp_path):
         assert run(cfg) == 0
         rows = load_run(out)
         assert len(rows) == 4
-        assert all(r["status"] == "ok" for r in rows), [r.get("error") for r in rows]
-        df = aggregate(rows)
-        overall = df[df.task_index == "all"].iloc[0]
+        assert all(r.ok for r in rows), [r.error for r in rows]
+        overall = aggregate(rows).row(suite)
         total_k += int(overall.successes)
         total_n += int(overall.n)
         # Official step limits (no --max-steps override), and a success ends the episode early.
-        assert all(r["success"] == (r["steps"] < r["max_steps"]) for r in rows if "max_steps" in r)
+        assert all(r.success == (r.steps < r.max_steps) for r in rows if r.max_steps is not None)
     # The expert solves these ~100% of the time; allow one unlucky episode.
     assert total_k >= total_n - 1, f"scripted expert solved only {total_k}/{total_n}"

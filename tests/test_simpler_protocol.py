@@ -253,12 +253,12 @@ def test_report_aggregates_google_suites_per_task_and_overall():
         row(1, "move_near", 0, False, "m1"),
         row(1, "move_near", 1, True, "m2"),
     ]
-    df = aggregate(rows, reference=[])
-    t0 = df[(df.suite == "simpler_google_va") & (df.task_index == 0)].iloc[0]
+    rep = aggregate(rows, reference=[])
+    t0 = rep.row("simpler_google_va", 0)
     assert t0.sr == pytest.approx(((1 + 0) / 2 + 1) / 2) and t0.n == 4  # the camera episode is not counted
-    t1 = df[(df.suite == "simpler_google_va") & (df.task_index == 1)].iloc[0]
+    t1 = rep.row("simpler_google_va", 1)
     assert t1.sr == pytest.approx(0.5)
-    suite = df[(df.suite == "simpler_google_va") & (df.task_index == "all")].iloc[0]
+    suite = rep.row("simpler_google_va")
     assert suite.sr == pytest.approx((0.75 + 0.5) / 2)
 
 

@@ -604,7 +604,7 @@ def test_rollout_path_and_ledger_rows(tmp_path):
         assert r.success and r.steps == 7 and r.metrics["steps_taken"] == 7
         assert r.metrics["actions_out_of_range"] == 0
         row = result_row(r, {"policy": "fwd", "checkpoint": None, "simulator": {}})
-        json.dumps(row, allow_nan=False)  # the ledger's strict JSON
+        json.dumps(row.to_json(), allow_nan=False)  # the ledger's strict JSON
     # an action id outside the table ends that episode as an error naming the value
     bad = ForwardThenStop(k=6)
     bad.infer_batch = lambda obs: np.full((len(obs), 2, 1), 9.0, np.float32)  # type: ignore[method-assign]

@@ -18,9 +18,10 @@ if-chains on suite names):
     mean over subtasks of the mean over result groups of each group's success rate, leaving out
     episodes marked ``counted: false``; suite = mean of the tasks (see :func:`rate_group_mean`).
 
-Benchmark rows (:data:`BENCHMARKS`, e.g. the "LIBERO average" of four suites) are the mean of
-their member suites' numbers; a rate's interval is the same stratified score interval over the
-members' strata (for pooled members: one stratum per suite).
+Benchmark rows (:class:`Benchmark`, declared in protocol files: e.g. the "LIBERO average" of four
+suites in suites/libero/protocol.toml) are the mean of their member suites' numbers; a rate's
+interval is the same stratified score interval over the members' strata (for pooled members: one
+stratum per suite).
 
 Everything here is pure; empty input raises ``ValueError`` naming what was empty.
 """
@@ -232,17 +233,36 @@ def rule(name: str) -> Rule:
 
 @dataclass(frozen=True)
 class Benchmark:
-    """A benchmark-level row: the unweighted mean of its member suites, present when all are."""
+    """A benchmark-level row: the unweighted mean of its member suites, present when all are.
+
+    Declared in a suite's protocol file, e.g. ``[defaults.benchmarks.libero_avg]`` with
+    ``label = "LIBERO average"`` and ``members = [...]`` (see :func:`benchmarks_from`).
+    """
 
     id: str
     label: str
     members: tuple[str, ...]
 
 
-BENCHMARKS: tuple[Benchmark, ...] = (
-    # protocols.md §1: "Average" = mean of the 4 suites; libero_90 is reported apart.
-    Benchmark("libero_avg", "LIBERO average", ("libero_spatial", "libero_object", "libero_goal", "libero_10")),
-)
+def benchmarks_from(declared: Any, where: str) -> tuple[Benchmark, ...]:
+    """The benchmark rows a protocol declares under ``benchmarks`` (id -> {label, members}).
+
+    Raises ValueError naming ``where`` for a declaration that is not one.
+    """
+    if declared is None:
+        return ()
+    if not isinstance(declared, Mapping):
+        raise ValueError(f"{where}: benchmarks must be a table of id -> {{label, members}}, got {declared!r}")
+    out = []
+    for bid, d in declared.items():
+        members = d.get("members") if isinstance(d, Mapping) else None
+        if not isinstance(members, (list, tuple)) or not members or not all(isinstance(m, str) for m in members):
+            raise ValueError(f"{where}: benchmark {bid!r} needs members = [suite names]")
+        label = d.get("label", bid)
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"{where}: benchmark {bid!r}: label must be a string")
+        out.append(Benchmark(str(bid), label, tuple(members)))
+    return tuple(out)
 
 
 def combine(estimates: Sequence[Estimate], bounds: tuple[float, float] | None = (0.0, 1.0)) -> Estimate:

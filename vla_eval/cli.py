@@ -150,7 +150,7 @@ def report(
         reference_dir: Published reference rows (default: results/reference, or $VLA_EVAL_REFERENCE_DIR).
     """
     from vla_eval.reference import load_reference
-    from vla_eval.render import leaderboard, print_leaderboard, print_table, to_markdown, write_report
+    from vla_eval.render import leaderboard, print_leaderboard, print_table, to_csv, to_markdown, write_report
     from vla_eval.report import aggregate
     from vla_eval.runs import load_run_info
 
@@ -171,16 +171,16 @@ def report(
         path = write_html(leaderboard(runs, reference), output or Path(dirs[0]) / "report.html")
         print(path)
         return 0
-    for d, df in frames:
+    for d, rep in frames:
         if format == "md":
-            (Path(d) / "report.md").write_text(to_markdown(df))
-            print(to_markdown(df))
+            (Path(d) / "report.md").write_text(to_markdown(rep))
+            print(to_markdown(rep))
         elif format == "csv":
-            df.to_csv(Path(d) / "report.csv", index=False)
-            print(df.to_csv(index=False), end="")
+            (Path(d) / "report.csv").write_text(to_csv(rep))
+            print(to_csv(rep), end="")
         else:
-            write_report(d, df)
-            print_table(df, title=str(d))
+            write_report(d, rep)
+            print_table(rep, title=str(d))
     entries = leaderboard(runs, reference) if len(runs) > 1 else []
     if format == "table" and entries and (len(entries) > 1 or any(len(e.runs) > 1 for e in entries)):
         print_leaderboard(entries)

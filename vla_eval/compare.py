@@ -27,10 +27,11 @@ import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from vla_eval import outcomes
 from vla_eval.errors import UsageError
+from vla_eval.ledger import LedgerRow
 from vla_eval.metrics import mcnemar_exact, paired_bootstrap
 from vla_eval.runs import load_run, load_run_json
 
@@ -74,13 +75,13 @@ class Comparison:
     alpha: float
     rates: list[PairedRate] = field(default_factory=list)
     means: list[PairedMean] = field(default_factory=list)
-    flipped_worse: list[dict[str, Any]] = field(default_factory=list)  # base rows that flipped to failure
-    flipped_better: list[dict[str, Any]] = field(default_factory=list)
+    flipped_worse: list[LedgerRow] = field(default_factory=list)  # base rows that flipped to failure
+    flipped_better: list[LedgerRow] = field(default_factory=list)
     unpaired_base: int = 0
     unpaired_cand: int = 0
     # Episodes in both runs that an error of the harness or simulator left incomplete in either run:
     # (base row, candidate row), not paired, and what makes the comparison undecided.
-    incomplete: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    incomplete: list[tuple[LedgerRow, LedgerRow]] = field(default_factory=list)
 
     @property
     def regressions(self) -> list[PairedRate]:
@@ -135,17 +136,17 @@ def _number(v: Any) -> float | None:
 
 
 def compare_rows(
-    base_rows: Sequence[dict[str, Any]], cand_rows: Sequence[dict[str, Any]], alpha: float = 0.05
+    base_rows: Sequence[LedgerRow | Mapping[str, Any]],
+    cand_rows: Sequence[LedgerRow | Mapping[str, Any]],
+    alpha: float = 0.05,
 ) -> Comparison:
     """Pair the counted episodes of two runs by episode_id and compare them (pure; no I/O)."""
     alpha = _check_alpha(alpha)
-    base_all = {r["episode_id"]: r for r in base_rows}
-    cand_all = {r["episode_id"]: r for r in cand_rows}
+    base_all = {r.episode_id: r for r in map(LedgerRow.coerce, base_rows)}
+    cand_all = {r.episode_id: r for r in map(LedgerRow.coerce, cand_rows)}
     base = {i: r for i, r in base_all.items() if outcomes.counted(r)}
     cand = {i: r for i, r in cand_all.items() if outcomes.counted(r)}
-    common = sorted(
-        set(base) & set(cand), key=lambda i: (base[i]["suite"], base[i]["task_index"], base[i]["episode_index"], i)
-    )
+    common = sorted(set(base) & set(cand), key=lambda i: (base[i].suite, base[i].task_index, base[i].episode_index, i))
     if not common:
         raise UsageError(
             f"cannot pair the runs: no common episode ids that ran to their end or failed by a policy error "
@@ -153,7 +154,7 @@ def compare_rows(
         )
     short = sorted(
         (set(base_all) & set(cand_all)) - set(common),
-        key=lambda i: (base_all[i]["suite"], base_all[i]["task_index"], base_all[i]["episode_index"], i),
+        key=lambda i: (base_all[i].suite, base_all[i].task_index, base_all[i].episode_index, i),
     )
     out = Comparison(
         alpha=alpha,
@@ -162,22 +163,20 @@ def compare_rows(
         incomplete=[(base_all[i], cand_all[i]) for i in short],
     )
     pairs = [(base[i], cand[i]) for i in common]
-    for suite in sorted({x["suite"] for x, _ in pairs}):
-        sp = [(x, y) for x, y in pairs if x["suite"] == suite]
-        for ti in sorted({x["task_index"] for x, _ in sp}):
-            tp = [(x, y) for x, y in sp if x["task_index"] == ti]
-            out.rates.append(_paired_rate("task", suite, ti, tp[0][0]["task"], tp, alpha))
+    for suite in sorted({x.suite for x, _ in pairs}):
+        sp = [(x, y) for x, y in pairs if x.suite == suite]
+        for ti in sorted({x.task_index for x, _ in sp}):
+            tp = [(x, y) for x, y in sp if x.task_index == ti]
+            out.rates.append(_paired_rate("task", suite, ti, tp[0][0].task, tp, alpha))
         out.rates.append(
-            _paired_rate("suite", suite, "all", f"{len({x['task_index'] for x, _ in sp})} task(s)", sp, alpha)
+            _paired_rate("suite", suite, "all", f"{len({x.task_index for x, _ in sp})} task(s)", sp, alpha)
         )
-        names = sorted(
-            {k for x, y in sp for k in (x.get("metrics") or {}) if k in (y.get("metrics") or {}) and k != "success"}
-        )  # success: the table above
+        names = sorted({k for x, y in sp for k in x.metrics if k in y.metrics})  # success: the table above
         for name in names:
             vals = [
-                (_number(x["metrics"][name]), _number(y["metrics"][name]))
+                (_number(x.metrics[name]), _number(y.metrics[name]))
                 for x, y in sp
-                if name in (x.get("metrics") or {}) and name in (y.get("metrics") or {})
+                if name in x.metrics and name in y.metrics
             ]
             vals = [(a, b) for a, b in vals if a is not None and b is not None]
             if not vals:
@@ -193,14 +192,14 @@ def compare_rows(
     return out
 
 
-def check_pairable(base_dir: Path, cand_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def check_pairable(base_dir: Path, cand_dir: Path) -> tuple[list[LedgerRow], list[LedgerRow]]:
     """Rows of both runs; UsageError (exit 2) when they are of another suite or protocol version."""
     base_rows, cand_rows = load_run(base_dir), load_run(cand_dir)
     bcfg = load_run_json(base_dir).get("config") or {}
     ccfg = load_run_json(cand_dir).get("config") or {}
 
     def values(cfg, rows, key) -> str:
-        vals = [str(cfg[key])] if key in cfg else sorted({str(r.get(key)) for r in rows})
+        vals = [str(cfg[key])] if key in cfg else sorted({str(getattr(r, key)) for r in rows})
         return ", ".join(repr(v) for v in vals)
 
     for key in ("suite", "protocol_version"):
@@ -284,10 +283,9 @@ def print_comparison(c: Comparison, base_dir: Path, cand_dir: Path, console=None
     for title, rows in (("success → failure", c.flipped_worse), ("failure → success", c.flipped_better)):
         console.print(f"{title}: {len(rows)} episode(s)", highlight=False)
         for r in rows:
-            broke = f": policy error: {r.get('error')}" if outcomes.outcome(r) == outcomes.POLICY_ERROR else ""
+            broke = f": policy error: {r.error}" if outcomes.outcome(r) == outcomes.POLICY_ERROR else ""
             console.print(
-                f"  {r['suite']} task {r['task_index']} ({r['task']}) episode {r['episode_index']} "
-                f"[{r['episode_id']}]{broke}",
+                f"  {r.suite} task {r.task_index} ({r.task}) episode {r.episode_index} [{r.episode_id}]{broke}",
                 highlight=False,
                 soft_wrap=True,
                 markup=False,
@@ -312,13 +310,12 @@ def print_comparison(c: Comparison, base_dir: Path, cand_dir: Path, console=None
         )
         for x, y in c.incomplete:
             which = "; ".join(
-                f"{who}: {r.get('error_class') or 'unknown'} error: {r.get('error')}"
+                f"{who}: {r.error_class or 'unknown'} error: {r.error}"
                 for who, r in (("base", x), ("candidate", y))
                 if not outcomes.counted(r)
             )
             console.print(
-                f"  {x['suite']} task {x['task_index']} ({x['task']}) episode {x['episode_index']} "
-                f"[{x['episode_id']}]: {which}",
+                f"  {x.suite} task {x.task_index} ({x.task}) episode {x.episode_index} [{x.episode_id}]: {which}",
                 highlight=False,
                 soft_wrap=True,
                 markup=False,

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from vla_eval import aggregation as agg
 from vla_eval import outcomes
-from vla_eval.render import Entry, _ci, _ours, _pct, fmt_metric, fmt_published, suite_order
+from vla_eval.render import Entry, _ci, _ours, _pct, benchmarks_of, fmt_metric, fmt_published, suite_order
 
 BAR_W = 300  # px for 100 %
 BAR_H = 14
@@ -87,16 +87,15 @@ def _video_links(entry: Entry, suite: str, task_index: Any, html_dir: Path) -> s
         vdir = run.dir / "videos"
         if not vdir.is_dir():
             continue
-        rows = [r for r in run.rows if r["suite"] == suite and r["task_index"] == task_index]
-        for r in sorted(rows, key=lambda r: r["episode_index"]):
-            path = vdir / f"{r['episode_id']}.mp4"
+        rows = [r for r in run.rows if r.suite == suite and r.task_index == task_index]
+        for r in sorted(rows, key=lambda r: r.episode_index):
+            path = vdir / f"{r.episode_id}.mp4"
             if path.exists():
                 rel = os.path.relpath(path.resolve(), html_dir.resolve()).replace(os.sep, "/")
-                ok = r["status"] == "ok" and r["success"]
-                cls, mark = ("succ", "✓") if ok else ("fail", "✗")
+                cls, mark = ("succ", "✓") if outcomes.succeeded(r) else ("fail", "✗")
                 links.append(
                     f'<a class="{cls}" href="{_e(urllib.parse.quote(rel))}" '
-                    f'title="episode {r["episode_index"]} ({_e(r["episode_id"])})">{mark}{r["episode_index"]}</a>'
+                    f'title="episode {r.episode_index} ({_e(r.episode_id)})">{mark}{r.episode_index}</a>'
                 )
     return f'<span class="videos">{"".join(links)}</span>' if links else ""
 
@@ -108,19 +107,19 @@ def _trajectory_links(entry: Entry, suite: str, task_index: Any, html_dir: Path)
         rows = [
             r
             for r in run.rows
-            if r["suite"] == suite
-            and r["task_index"] == task_index
+            if r.suite == suite
+            and r.task_index == task_index
             and not outcomes.succeeded(r)
-            and (r.get("metrics") or {}).get("trajectory")
+            and r.metrics.get("trajectory")
         ]
-        for r in sorted(rows, key=lambda r: r["episode_index"]):
-            path = run.dir / str(r["metrics"]["trajectory"])
+        for r in sorted(rows, key=lambda r: r.episode_index):
+            path = run.dir / str(r.metrics["trajectory"])
             if path.exists():
                 rel = os.path.relpath(path.resolve(), html_dir.resolve()).replace(os.sep, "/")
                 what = outcomes.outcome(r).replace("_", " ")
                 links.append(
                     f'<a class="fail" href="{_e(urllib.parse.quote(rel))}" title="trajectory of episode '
-                    f'{r["episode_index"]} ({_e(r["episode_id"])}): {_e(what)}">⤓{r["episode_index"]}</a>'
+                    f'{r.episode_index} ({_e(r.episode_id)}): {_e(what)}">⤓{r.episode_index}</a>'
                 )
     return f'<span class="trajs">{"".join(links)}</span>' if links else ""
 
@@ -129,7 +128,8 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
     """The whole page as a string; ``html_path`` is where it will be written (for video links)."""
     html_dir = Path(html_path).parent
     colors = {id(e): PALETTE[i % len(PALETTE)] for i, e in enumerate(entries)}
-    suites = suite_order(s for e in entries for s in e.df.suite)
+    reports = [e.report for e in entries]
+    suites = suite_order((r.suite for rep in reports for r in rep.rows), benchmarks_of(reports))
 
     out = [
         "<!DOCTYPE html>",
@@ -165,11 +165,10 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
     for e in entries:
         cells = []
         for s in suites:
-            sel = e.df[(e.df.task_index == "all") & (e.df.suite == s)]
-            if sel.empty:
+            r = e.report.row(s)
+            if r is None:
                 cells.append("<td></td>")
                 continue
-            r = sel.iloc[0]
             v = _verdict(e, s)
             cells.append(f'<td class="num">{_pct(r.sr)} <small>{_ci(r.n, r.ci_low, r.ci_high)} n={r.n}</small>{v}</td>')
         out.append(
@@ -178,9 +177,9 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
         )
     pub: dict[str, dict[str, str]] = {}
     for e in entries:
-        for x in e.df.attrs.get("reference", []):
-            if x["metric"] == "SR" and not x["task"] and x["published"] != "":
-                pub.setdefault(x["method"], {})[x["suite"]] = fmt_published("SR", x["published"])
+        for x in e.report.reference:
+            if x.metric == "SR" and not x.task and x.published != "":
+                pub.setdefault(x.method, {})[x.suite] = fmt_published("SR", x.published)
     for m, vals in pub.items():
         out.append(
             f'<tr class="ref"><td>{_e(m)} <small>(published)</small></td>'
@@ -191,11 +190,11 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
 
     # per suite
     for s in suites:
-        info = next((e.df.attrs["suites"][s] for e in entries if s in e.df.attrs.get("suites", {})), None)
+        info = next((e.report.suites[s] for e in entries if s in e.report.suites), None)
         sub = (
             (
-                f"{'split ' + info['split'] + ' · ' if info['split'] else ''}aggregation {info['aggregation']}: "
-                f"{agg.rule(info['aggregation']).describe}"
+                f"{'split ' + info.split + ' · ' if info.split else ''}aggregation {info.aggregation}: "
+                f"{agg.rule(info.aggregation).describe}"
             )
             if info
             else "benchmark row: mean of its suites, stratified score interval"
@@ -208,7 +207,9 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
         )
         tasks: list[tuple[Any, str]] = []
         for e in entries:
-            for r in e.df[e.df.suite == s].itertuples(index=False):
+            for r in e.report.rows:
+                if r.suite != s:
+                    continue
                 key = (r.task_index, r.task)
                 if key not in tasks:
                     tasks.append(key)
@@ -217,33 +218,32 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
             is_all = ti == "all"
             label = f"all ({task})" if is_all else f"{ti}: {task}"
             for e in entries:
-                sel = e.df[(e.df.suite == s) & (e.df.task_index == ti)]
-                if sel.empty:
+                r = e.report.row(s, ti)
+                if r is None:
                     continue
-                r = sel.iloc[0]
                 vids = "" if is_all else _video_links(e, s, ti, html_dir) + _trajectory_links(e, s, ti, html_dir)
                 out.append(
                     f'<tr class="{"all" if is_all else "task"}"><td class="task">{_e(label)}</td><td class="run">{_e(e.label)}</td>'
                     f'<td class="num">{r.n}</td><td class="num">{_pct(r.sr)}</td><td class="ci">{_ci(r.n, r.ci_low, r.ci_high)}</td>'
-                    f'<td class="num">{int(getattr(r, "policy_errors", 0) or 0)}</td><td class="num">{r.errors}</td><td>{bar_svg(r.sr, r.ci_low, r.ci_high, colors[id(e)])}</td>'
+                    f'<td class="num">{r.policy_errors}</td><td class="num">{r.errors}</td><td>{bar_svg(r.sr, r.ci_low, r.ci_high, colors[id(e)])}</td>'
                     f"<td>{vids}</td></tr>"
                 )
             if is_all:
                 seen = set()
                 for e in entries:
-                    for x in e.df.attrs.get("reference", []):
-                        if x["suite"] != s or x["task"] or x["metric"] != "SR" or x["published"] == "":
+                    for x in e.report.reference:
+                        if x.suite != s or x.task or x.metric != "SR" or x.published == "":
                             continue
-                        if x["method"] in seen:
+                        if x.method in seen:
                             continue
-                        seen.add(x["method"])
-                        p = float(x["published"]) / 100.0
+                        seen.add(x.method)
+                        p = float(x.published) / 100.0
                         out.append(
                             f'<tr class="ref"><td class="task">published</td><td class="run" '
-                            f'title="training protocol: {_e(x["training_protocol"])}">{_e(x["method"])}</td><td></td>'
-                            f'<td class="num">{_e(fmt_published("SR", x["published"]))}</td><td></td>'
+                            f'title="training protocol: {_e(x.training_protocol)}">{_e(x.method)}</td><td></td>'
+                            f'<td class="num">{_e(fmt_published("SR", x.published))}</td><td></td>'
                             f"<td></td><td>{bar_svg(p, float('nan'), float('nan'), REF_COLOR, css_class='bar ref')}</td>"
-                            f'<td><small title="{_e(x["source"])}">{_e(x["source"].split(" (")[0])}</small></td></tr>'
+                            f'<td><small title="{_e(x.source)}">{_e(x.source.split(" (")[0])}</small></td></tr>'
                         )
         out.append("</table>")
         out.extend(_metrics_table(entries, s))
@@ -254,15 +254,15 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
 
 
 def _verdict(e: Entry, suite: str) -> str:
-    for x in e.df.attrs.get("reference", []):
-        if x["suite"] == suite and x["reproduces"] and x["metric"] in ("SR", "") and not x.get("comparable_to"):
-            v = x["verdict"]
+    for x in e.report.reference:
+        if x.suite == suite and x.reproduces and x.metric in ("SR", "") and not x.comparable_to:
+            v = x.verdict
             cls = "ok" if v.startswith("reproduced") else ("bad" if v.startswith("not reproduced") else "dim")
             mark = {"ok": "✓", "bad": "✗"}.get(cls, "·")
             short = v.split(" (")[0]
             return (
-                f'<br><span class="{cls} verdict" title="{_e(v)} ({_e(x["reproduces"])})">{mark} {_e(short)} '
-                f"{_e(x['reproduces'])}</span>"
+                f'<br><span class="{cls} verdict" title="{_e(v)} ({_e(x.reproduces)})">{mark} {_e(short)} '
+                f"{_e(x.reproduces)}</span>"
             )
     return ""
 
@@ -270,14 +270,14 @@ def _verdict(e: Entry, suite: str) -> str:
 def _metrics_table(entries: Sequence[Entry], suite: str) -> list[str]:
     rows = []
     for e in entries:
-        for m in e.df.attrs.get("metrics", []):
-            if m["suite"] == suite:
-                task = "all" if m["task_index"] == "all" else f"{m['task_index']}: {m['task']}"
-                f = lambda v, m=m: fmt_metric(m["metric"], m["kind"], v)  # noqa: E731
+        for m in e.report.metrics:
+            if m.suite == suite:
+                task = "all" if m.task_index == "all" else f"{m.task_index}: {m.task}"
+                f = lambda v, m=m: fmt_metric(m.metric, m.kind, v)  # noqa: E731
                 rows.append(
-                    f"<tr><td>{_e(task)}</td><td>{_e(e.label)}</td><td>{_e(m['metric'])}</td>"
-                    f'<td class="num">{m["n"]}</td><td class="num">{f(m["value"])}</td>'
-                    f"<td>{_ci(m['n'], m['ci_low'], m['ci_high'], f)}</td></tr>"
+                    f"<tr><td>{_e(task)}</td><td>{_e(e.label)}</td><td>{_e(m.metric)}</td>"
+                    f'<td class="num">{m.n}</td><td class="num">{f(m.value)}</td>'
+                    f"<td>{_ci(m.n, m.ci_low, m.ci_high, f)}</td></tr>"
                 )
     if not rows:
         return []
@@ -293,13 +293,13 @@ def _metrics_table(entries: Sequence[Entry], suite: str) -> list[str]:
 def _verdicts_table(entries: Sequence[Entry], suite: str) -> list[str]:
     rows = []
     for e in entries:
-        for x in e.df.attrs.get("reference", []):
-            if x["suite"] == suite and x["reproduces"]:
-                v = x["verdict"]
+        for x in e.report.reference:
+            if x.suite == suite and x.reproduces:
+                v = x.verdict
                 cls = "ok" if v.startswith("reproduced") else ("bad" if v.startswith("not reproduced") else "dim")
                 rows.append(
-                    f"<tr><td>{_e(e.label)}</td><td>{_e(x['reproduces'])}</td><td>{_e(x['metric'] or '-')}</td>"
-                    f'<td class="num">{_e(fmt_published(x["metric"], x["published"]))}</td><td>{_e(_ours(x))}</td>'
+                    f"<tr><td>{_e(e.label)}</td><td>{_e(x.reproduces)}</td><td>{_e(x.metric or '-')}</td>"
+                    f'<td class="num">{_e(fmt_published(x.metric, x.published))}</td><td>{_e(_ours(x))}</td>'
                     f'<td class="{cls}">{_e(v)}</td></tr>'
                 )
     if not rows:

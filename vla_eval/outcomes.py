@@ -15,13 +15,19 @@ reads a row's ``status`` and ``error_class``.
   retried (``--max-retries``) and is kept apart: it counts neither way, and a table, a verdict or
   a comparison that lacks it says so (the run is incomplete; ``--retry-errors`` runs them again).
 
-Rows written by any version of the harness are readable: only ``status``, ``success`` and
-``error_class`` are read.
+Rows written by any version of the harness are readable (:meth:`LedgerRow.from_json`); only
+``status``, ``success`` and ``error_class`` are read. A mapping (a row as JSON) is accepted
+wherever a row is and read through :meth:`LedgerRow.from_json`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
+
+from vla_eval.ledger import LedgerRow
+from vla_eval.types import EpisodeStatus, ErrorClass
+
+Row = LedgerRow | Mapping[str, Any]
 
 SUCCESS = "success"
 FAILURE = "failure"
@@ -29,27 +35,28 @@ POLICY_ERROR = "policy_error"
 INCOMPLETE = "incomplete"
 
 # Error classes that are the policy's fault: counted as failures of the policy.
-POLICY_ERROR_CLASSES = frozenset({"policy"})
+POLICY_ERROR_CLASSES = frozenset({ErrorClass.POLICY})
 # Error classes that are not (retried, then reported apart); any other or missing class is treated so too.
-INCOMPLETE_ERROR_CLASSES = frozenset({"simulator", "infrastructure", "timeout"})
+INCOMPLETE_ERROR_CLASSES = frozenset({ErrorClass.SIMULATOR, ErrorClass.INFRASTRUCTURE, ErrorClass.TIMEOUT})
 
 
-def outcome(row: Mapping[str, Any]) -> str:
-    if row.get("status") == "ok":
-        return SUCCESS if row.get("success") else FAILURE
-    if row.get("error_class") in POLICY_ERROR_CLASSES:
+def outcome(row: Row) -> str:
+    row = LedgerRow.coerce(row)
+    if row.status is EpisodeStatus.OK:
+        return SUCCESS if row.success else FAILURE
+    if row.error_class in POLICY_ERROR_CLASSES:
         return POLICY_ERROR
     return INCOMPLETE
 
 
-def counted(row: Mapping[str, Any]) -> bool:
+def counted(row: Row) -> bool:
     """Whether the row counts in n (success, failure, or a policy error as a failure)."""
     return outcome(row) != INCOMPLETE
 
 
-def succeeded(row: Mapping[str, Any]) -> bool:
+def succeeded(row: Row) -> bool:
     return outcome(row) == SUCCESS
 
 
-def count(rows: Iterable[Mapping[str, Any]], what: str) -> int:
+def count(rows: Iterable[Row], what: str) -> int:
     return sum(1 for r in rows if outcome(r) == what)

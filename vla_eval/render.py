@@ -1,5 +1,6 @@
-"""Render aggregated tables (:func:`vla_eval.report.aggregate`): markdown, CSV files, rich
-tables, and the leaderboard over several run dirs.
+"""Render a :class:`vla_eval.report.Report` (what :func:`vla_eval.report.aggregate` returns):
+markdown, CSV files, rich tables, and the leaderboard over several run dirs. Every renderer is a
+function of the Report alone.
 
 Files: ``report.md``, ``report.csv`` (columns: suite, task_index, task, n, successes, sr,
 ci_low, ci_high, errors, policy_errors), plus ``report_metrics.csv`` and
@@ -12,11 +13,12 @@ import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Sequence
 
 from vla_eval import aggregation as agg
+from vla_eval.ledger import LedgerRow
 from vla_eval.reference import REFERENCE_METRICS, ReferenceRow, load_reference
-from vla_eval.report import METRIC_COLUMNS, REFERENCE_COLUMNS, aggregate
+from vla_eval.report import FailedEpisode, ReferenceLine, Report, TableRow, aggregate
 from vla_eval.runs import InfoLookup, RunInfo
 
 # Display scale of continuous metrics (fractions shown in percent, as papers do).
@@ -36,18 +38,14 @@ def _pct(x: float) -> str:
     return "-" if x != x else f"{100 * x:.1f}"
 
 
-def _is_all(r) -> bool:
+def _is_all(r: TableRow) -> bool:
     return r.task_index == "all"
 
 
-def _is_bench(suite: str) -> bool:
-    return any(b.id == suite for b in agg.BENCHMARKS)
-
-
-def _label(r, bold: str = "**") -> str:
+def _label(r: TableRow, bold: str = "**") -> str:
     if not _is_all(r):
         return f"{r.task_index}: {r.task}"
-    if _is_bench(r.suite):
+    if r.level == "benchmark":
         name, _, rest = r.task.partition(" (")
         return f"{bold}{name}{bold} ({rest}"
     if r.task.startswith("mean of"):
@@ -74,62 +72,65 @@ def fmt_published(metric: str, value: Any) -> str:
     return f"{v:.1f}" if round(v, 1) == v else f"{v:g}"
 
 
-def suite_order(names: Iterable[str]) -> list[str]:
-    """Suites in benchmark order (LIBERO spatial, object, goal, 10, then the average), others by name."""
+def suite_order(names: Iterable[str], benchmarks: Iterable[agg.Benchmark] = ()) -> list[str]:
+    """Suites in the order of the benchmark rows that declare them (LIBERO spatial, object, goal, 10,
+    then the average), others by name."""
     rank: dict[str, tuple] = {}
-    for i, b in enumerate(agg.BENCHMARKS):
+    for i, b in enumerate(benchmarks):
         for j, m in enumerate(b.members):
             rank.setdefault(m, (0, i, j, m))
         rank.setdefault(b.id, (0, i, len(b.members), b.id))
     return sorted(set(names), key=lambda s: rank.get(s, (1, 0, 0, s)))
 
 
-def _policy_errors(r) -> int:
-    return int(getattr(r, "policy_errors", 0) or 0)
+def benchmarks_of(reports: Iterable[Report]) -> list[agg.Benchmark]:
+    """The benchmark rows declared in any of the reports, once each."""
+    out: dict[str, agg.Benchmark] = {}
+    for rep in reports:
+        for b in rep.benchmarks:
+            out.setdefault(b.id, b)
+    return list(out.values())
 
 
-def incomplete_note(df) -> str:
+def incomplete_note(report: Report) -> str:
     """One line when episodes could not be completed (not counted), else ""."""
-    suites = df[(df.task_index == "all") & (df.errors > 0) & ~df.suite.map(_is_bench)]
-    if suites.empty:
+    if not report.incomplete:
         return ""
-    what = ", ".join(f"{r.suite} {r.errors}" for r in suites.itertuples(index=False))
+    what = ", ".join(f"{suite} {errors}" for suite, errors in report.incomplete)
     return (
         f"INCOMPLETE: episodes with simulator/infrastructure/timeout errors are not counted ({what}); "
         "run the same command with --retry-errors to run them again"
     )
 
 
-def to_markdown(df) -> str:
+def to_markdown(report: Report) -> str:
     head = (
         "| suite | task | n | SR % | 95% CI | policy errors (failures, in n) | errors (not counted) |\n"
         "|---|---|---:|---:|---|---:|---:|\n"
     )
     lines = []
-    for r in df.itertuples(index=False):
+    for r in report.rows:
         lines.append(
             f"| {r.suite} | {_label(r)} | {r.n} | {_pct(r.sr)} | {_ci(r.n, r.ci_low, r.ci_high)} | "
-            f"{_policy_errors(r)} | {r.errors} |"
+            f"{r.policy_errors} | {r.errors} |"
         )
     text = head + "\n".join(lines) + "\n"
-    note = incomplete_note(df)
+    note = incomplete_note(report)
     if note:
         text += f"\n**{note.split(':')[0]}**:{note.split(':', 1)[1]}\n"
-    metrics = df.attrs.get("metrics") or []
-    if metrics:
+    if report.metrics:
         text += "\nOther metrics (kept apart from success, never averaged with it; rates and SPL/nDTW in %):\n\n"
         text += "| suite | task | metric | n | value | 95% CI |\n|---|---|---|---:|---:|---|\n"
-        for m in metrics:
+        for m in report.metrics:
             task = (
-                f"{m['task_index']}: {m['task']}"
-                if m["task_index"] != "all"
-                else (f"**{m['task'].split(' (')[0]}**" if m["level"] == "benchmark" else "**all**")
+                f"{m.task_index}: {m.task}"
+                if m.task_index != "all"
+                else (f"**{m.task.split(' (')[0]}**" if m.level == "benchmark" else "**all**")
             )
-            f = functools.partial(fmt_metric, m["metric"], m["kind"])
-            ci = _ci(m["n"], m["ci_low"], m["ci_high"], f)
-            text += f"| {m['suite']} | {task} | {m['metric']} | {m['n']} | {f(m['value'])} | {ci} |\n"
-    refs = df.attrs.get("reference") or []
-    if refs:
+            f = functools.partial(fmt_metric, m.metric, m.kind)
+            ci = _ci(m.n, m.ci_low, m.ci_high, f)
+            text += f"| {m.suite} | {task} | {m.metric} | {m.n} | {f(m.value)} | {ci} |\n"
+    if report.reference:
         text += (
             "\nPublished reference rows for the same suite and split (results/reference; values as "
             "published, % for rates):\n\n"
@@ -139,17 +140,17 @@ def to_markdown(df) -> str:
             "| source |\n"
         )
         text += "|---|---|---|---|---|---:|---|---|---|---|\n"
-        for x in refs:
+        for x in report.reference:
             text += (
-                f"| {x['suite']} | {x['split']} | {x['task'] or 'all'} | {x['method']} | {x['metric'] or '-'} | "
-                f"{fmt_published(x['metric'], x['published'])} | {_ours(x)} | {x['verdict'] or ''} | "
-                f"{x['training_protocol']} | {x['source']} |\n"
+                f"| {x.suite} | {x.split} | {x.task or 'all'} | {x.method} | {x.metric or '-'} | "
+                f"{fmt_published(x.metric, x.published)} | {_ours(x)} | {x.verdict or ''} | "
+                f"{x.training_protocol} | {x.source} |\n"
             )
-    text += failed_markdown(df.attrs.get("failed") or [])
+    text += failed_markdown(report.failed)
     return text
 
 
-def failed_markdown(failed: Sequence[Mapping[str, Any]]) -> str:
+def failed_markdown(failed: Sequence[FailedEpisode]) -> str:
     """The episodes that did not succeed, with links to their video and trajectory (relative to OUT)."""
     if not failed:
         return ""
@@ -160,48 +161,50 @@ def failed_markdown(failed: Sequence[Mapping[str, Any]]) -> str:
         "|---|---|---:|---|---|---:|---|---|---|\n"
     )
     for f in failed:
-        video = f"[mp4]({f['video']})" if f["video"] else ""
-        traj = f"[npz]({f['trajectory']})" if f["trajectory"] else ""
-        err = str(f["error"]).replace("|", "\\|").replace("\n", " ")[:200]
+        video = f"[mp4]({f.video})" if f.video else ""
+        traj = f"[npz]({f.trajectory})" if f.trajectory else ""
+        err = str(f.error).replace("|", "\\|").replace("\n", " ")[:200]
         text += (
-            f"| {f['suite']} | {f['task_index']}: {f['task']} | {f['episode_index']} | {f['episode_id']} | "
-            f"{f['outcome'].replace('_', ' ')} | {f['steps']} | {video} | {traj} | {err} |\n"
+            f"| {f.suite} | {f.task_index}: {f.task} | {f.episode_index} | {f.episode_id} | "
+            f"{f.outcome.replace('_', ' ')} | {f.steps} | {video} | {traj} | {err} |\n"
         )
     return text
 
 
-def _ours(x: Mapping[str, Any]) -> str:
-    if x.get("ours") in ("", None):
+def _ours(x: ReferenceLine) -> str:
+    if x.ours in ("", None):
         return ""
-    m = REFERENCE_METRICS.get(x["metric"])
+    m = REFERENCE_METRICS.get(x.metric)
     s = m.scale if m else 1.0
     f = (lambda v: f"{v * s:.1f}") if s != 1.0 else (lambda v: f"{v:.2f}")
-    lo, hi = x["ours_ci_low"], x["ours_ci_high"]
-    return f"{f(x['ours'])} [{f(lo)}, {f(hi)}]" if lo == lo else f(x["ours"])
+    lo, hi = x.ours_ci_low, x.ours_ci_high
+    return f"{f(x.ours)} [{f(lo)}, {f(hi)}]" if lo == lo else f(x.ours)
 
 
-def write_report(out: Path, df) -> tuple[Path, Path]:
+def to_csv(report: Report) -> str:
+    """``report.csv``: the main table (:data:`vla_eval.report.COLUMNS`)."""
+    return report.to_frame().to_csv(index=False)
+
+
+def write_report(out: Path, report: Report) -> tuple[Path, Path]:
     """report.md and report.csv (and report_metrics.csv / report_reference.csv when non-empty)."""
-    import pandas as pd
-
     out = Path(out)
     md, csv = out / "report.md", out / "report.csv"
-    md.write_text(to_markdown(df))
-    df.to_csv(csv, index=False)
-    for key, cols, name in (
-        ("metrics", METRIC_COLUMNS, "report_metrics.csv"),
-        ("reference", REFERENCE_COLUMNS, "report_reference.csv"),
+    md.write_text(to_markdown(report))
+    report.to_frame().to_csv(csv, index=False)
+    for present, frame, name in (
+        (report.metrics, report.metrics_frame, "report_metrics.csv"),
+        (report.reference, report.reference_frame, "report_reference.csv"),
     ):
-        recs = df.attrs.get(key) or []
         path = out / name
-        if recs:
-            pd.DataFrame(recs, columns=cols).to_csv(path, index=False)
+        if present:
+            frame().to_csv(path, index=False)
         elif path.exists():
             path.unlink()  # stale from an earlier report of this run
     return md, csv
 
 
-def print_table(df, title: str, console=None) -> None:
+def print_table(report: Report, title: str, console=None) -> None:
     from rich.table import Table
 
     console = console or _console()
@@ -216,7 +219,7 @@ def print_table(df, title: str, console=None) -> None:
         ("errors", "right"),
     ]:
         table.add_column(col, justify=just)
-    for r in df.itertuples(index=False):
+    for r in report.rows:
         task = _label(r, bold="")
         if len(task) > 60:
             task = task[:57] + "..."
@@ -227,7 +230,7 @@ def print_table(df, title: str, console=None) -> None:
             str(r.n),
             _pct(r.sr),
             ci,
-            str(_policy_errors(r)),
+            str(r.policy_errors),
             str(r.errors),
             style="bold" if _is_all(r) else None,
         )
@@ -238,11 +241,11 @@ def print_table(df, title: str, console=None) -> None:
         style="dim",
         highlight=False,
     )
-    note = incomplete_note(df)
+    note = incomplete_note(report)
     if note:
         console.print(note, style="bold red", highlight=False, markup=False)
-    failed = df.attrs.get("failed") or []
-    recorded = [f for f in failed if f["video"] or f["trajectory"]]
+    failed = report.failed
+    recorded = [f for f in failed if f.video or f.trajectory]
     if recorded:
         console.print(
             f"{len(failed)} episode(s) did not succeed; {len(recorded)} with a video or trajectory, "
@@ -250,18 +253,16 @@ def print_table(df, title: str, console=None) -> None:
             highlight=False,
         )
         for f in recorded[:10]:
-            files = ", ".join(x for x in (f["video"], f["trajectory"]) if x)
+            files = ", ".join(x for x in (f.video, f.trajectory) if x)
             console.print(
-                f"  {f['suite']} task {f['task_index']} episode {f['episode_index']} "
-                f"({f['outcome'].replace('_', ' ')}): {files}",
+                f"  {f.suite} task {f.task_index} episode {f.episode_index} ({f.outcome.replace('_', ' ')}): {files}",
                 highlight=False,
                 markup=False,
                 soft_wrap=True,
             )
         if len(recorded) > 10:
             console.print(f"  ... and {len(recorded) - 10} more", highlight=False)
-    metrics = df.attrs.get("metrics") or []
-    if metrics:
+    if report.metrics:
         t = Table(title="other metrics (apart from success)", title_justify="left")
         for col, just in [
             ("suite", "left"),
@@ -272,21 +273,20 @@ def print_table(df, title: str, console=None) -> None:
             ("95% CI", "left"),
         ]:
             t.add_column(col, justify=just)
-        for m in metrics:
-            f = functools.partial(fmt_metric, m["metric"], m["kind"])
-            task = "all" if m["task_index"] == "all" else f"{m['task_index']}: {m['task']}"
+        for m in report.metrics:
+            f = functools.partial(fmt_metric, m.metric, m.kind)
+            task = "all" if m.task_index == "all" else f"{m.task_index}: {m.task}"
             t.add_row(
-                m["suite"],
+                m.suite,
                 task[:60],
-                m["metric"],
-                str(m["n"]),
-                f(m["value"]),
-                _ci(m["n"], m["ci_low"], m["ci_high"], f),
-                style="bold" if m["task_index"] == "all" else None,
+                m.metric,
+                str(m.n),
+                f(m.value),
+                _ci(m.n, m.ci_low, m.ci_high, f),
+                style="bold" if m.task_index == "all" else None,
             )
         console.print(t)
-    refs = df.attrs.get("reference") or []
-    if refs:
+    if report.reference:
         t = Table(title="published reference rows (same suite and split)", title_justify="left")
         for col, just in [
             ("suite", "left"),
@@ -299,17 +299,17 @@ def print_table(df, title: str, console=None) -> None:
             ("source", "left"),
         ]:
             t.add_column(col, justify=just)
-        for x in refs:
-            v = x["verdict"] or ""
+        for x in report.reference:
+            v = x.verdict or ""
             style = "green" if v.startswith("reproduced") else ("red" if v.startswith("not reproduced") else None)
-            src = x["source"].split(" (")[0] if x["source"] else ""
-            suite = x["suite"] + (f" / {x['task']}" if x["task"] else "")
+            src = x.source.split(" (")[0] if x.source else ""
+            suite = x.suite + (f" / {x.task}" if x.task else "")
             t.add_row(
                 suite,
-                x["split"],
-                x["method"],
-                x["metric"] or "-",
-                fmt_published(x["metric"], x["published"]),
+                x.split,
+                x.method,
+                x.metric or "-",
+                fmt_published(x.metric, x.published),
                 _ours(x),
                 v,
                 src,
@@ -327,14 +327,14 @@ class Entry:
 
     label: str
     runs: list[RunInfo]
-    df: Any = None
+    report: Report | None = None
 
     @property
-    def rows(self) -> list[dict[str, Any]]:
-        merged: dict[str, dict[str, Any]] = {}
+    def rows(self) -> list[LedgerRow]:
+        merged: dict[str, LedgerRow] = {}
         for run in self.runs:
             for r in run.rows:
-                merged[r["episode_id"]] = r
+                merged[r.episode_id] = r
         return list(merged.values())
 
     @property
@@ -342,7 +342,7 @@ class Entry:
         """Suite -> the method its run reproduces (a suite run in two dirs keeps the label they share)."""
         out: dict[str, str | None] = {}
         for run in self.runs:
-            for suite in {r["suite"] for r in run.rows}:
+            for suite in {r.suite for r in run.rows}:
                 out[suite] = run.reproduces if out.get(suite, run.reproduces) == run.reproduces else None
         return out
 
@@ -367,7 +367,7 @@ def leaderboard(
     reference = load_reference() if reference is None else list(reference)
     entries = group_runs(runs)
     for e in entries:
-        e.df = aggregate(e.rows, reproduces=e.reproduces, reference=reference, info=info)
+        e.report = aggregate(e.rows, reproduces=e.reproduces, reference=reference, info=info)
     return entries
 
 
@@ -376,21 +376,21 @@ def print_leaderboard(entries: Sequence[Entry], console=None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    cols = suite_order(s for e in entries for s in e.df[e.df.task_index == "all"].suite)
+    reports = [e.report for e in entries]
+    cols = suite_order((r.suite for rep in reports for r in rep.summary_rows), benchmarks_of(reports))
     body: list[tuple[str, list[str], str]] = []
     for e in entries:
         cells = []
         for c in cols:
-            sel = e.df[(e.df.task_index == "all") & (e.df.suite == c)]
-            if sel.empty:
+            r = e.report.row(c)
+            if r is None:
                 cells.append("")
                 continue
-            r = sel.iloc[0]
             v = next(
                 (
-                    x["verdict"]
-                    for x in e.df.attrs["reference"]
-                    if x["suite"] == c and x["reproduces"] and x["metric"] == "SR" and not x.get("comparable_to")
+                    x.verdict
+                    for x in e.report.reference
+                    if x.suite == c and x.reproduces and x.metric == "SR" and not x.comparable_to
                 ),
                 "",
             )
@@ -399,9 +399,9 @@ def print_leaderboard(entries: Sequence[Entry], console=None) -> None:
         body.append((e.label, cells, "bold"))
     published: dict[str, dict[str, str]] = {}
     for e in entries:
-        for x in e.df.attrs["reference"]:
-            if x["suite"] in cols and x["metric"] == "SR" and not x["task"] and x["published"] != "":
-                published.setdefault(f"{x['method']} (published)", {})[x["suite"]] = fmt_published("SR", x["published"])
+        for x in e.report.reference:
+            if x.suite in cols and x.metric == "SR" and not x.task and x.published != "":
+                published.setdefault(f"{x.method} (published)", {})[x.suite] = fmt_published("SR", x.published)
     for m, vals in published.items():
         body.append((m, [vals.get(c, "") for c in cols], "dim"))
     widths = [max([len("method")] + [len(b[0]) for b in body])] + [

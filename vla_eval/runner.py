@@ -24,14 +24,14 @@ import numpy as np
 from vla_eval import outcomes
 from vla_eval.errors import SimulatorUnavailable, UsageError
 from vla_eval.gpus import Placement, choose_gpus
-from vla_eval.ledger import Ledger, result_row
+from vla_eval.ledger import Ledger, LedgerRow, result_row
 from vla_eval.policy import load_policy, parse_policy_args, resolve_policy_class
 from vla_eval.render import print_table, write_report
 from vla_eval.report import aggregate
 from vla_eval.rollout import LoopConfig, PolicyCrashed, run_episodes
 from vla_eval.runlock import check_free
 from vla_eval.suite import Suite, get_suite
-from vla_eval.types import EpisodeResult, EpisodeSpec, PolicySpec
+from vla_eval.types import EpisodeResult, EpisodeSpec, EpisodeStatus, PolicySpec
 from vla_eval.wire import policy_spec_from_dict, policy_spec_to_dict
 
 VIDEO_MODES = ("failures", "all", "none")
@@ -153,9 +153,9 @@ def _check(cfg: RunConfig) -> None:
         raise UsageError("--in-process is for the local executor")
 
 
-def _todo(specs: list[EpisodeSpec], finished: dict[str, dict[str, Any]], retry_errors: bool) -> list[EpisodeSpec]:
-    redo = {"error"} if retry_errors else set()
-    return [s for s in specs if s.episode_id not in finished or finished[s.episode_id]["status"] in redo]
+def _todo(specs: list[EpisodeSpec], finished: dict[str, LedgerRow], retry_errors: bool) -> list[EpisodeSpec]:
+    redo = {EpisodeStatus.ERROR} if retry_errors else set()
+    return [s for s in specs if s.episode_id not in finished or finished[s.episode_id].status in redo]
 
 
 def run(cfg: RunConfig) -> int:

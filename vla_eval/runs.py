@@ -4,8 +4,9 @@ suite's report settings from its protocol file (no simulator import).
 - :func:`load_run`: the latest row per episode of a run dir's ledger.
 - :func:`load_run_json` / :func:`load_run_info`: ``run.json`` (configuration, "reproduces" label)
   beside the rows, as a :class:`RunInfo`.
-- :func:`suite_info`: a suite's ``aggregation``, ``split``, declared metrics and step limits,
-  as a :class:`SuiteInfo`.
+- :func:`suite_info`: a suite's ``aggregation``, ``split``, declared metrics (``rate_metrics``,
+  ``mean_metrics``), declared benchmark rows (``benchmarks``) and step limits, as a
+  :class:`SuiteInfo` (:func:`info_from_protocol` for a Protocol at hand).
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from vla_eval import aggregation as agg
 from vla_eval.errors import UsageError
-from vla_eval.ledger import EPISODES_FILE, RUN_FILE, latest_rows
+from vla_eval.ledger import EPISODES_FILE, RUN_FILE, LedgerRow, latest_rows
+
+if TYPE_CHECKING:
+    from vla_eval.suite import Protocol
 
 # --------------------------------------------------------------------------- suites
 
@@ -31,11 +35,33 @@ class SuiteInfo:
     name: str
     aggregation: str = "pooled"
     split: str | None = None  # the protocol's `split` key; None: reference rows of any split of the suite
-    rate_metrics: tuple[str, ...] = ()
-    mean_metrics: tuple[str, ...] = ()
+    rate_metrics: tuple[str, ...] = ()  # per-episode flags reported apart from success (`rate_metrics`)
+    mean_metrics: tuple[str, ...] = ()  # per-episode numbers reported apart from success (`mean_metrics`)
     task_max_steps: Mapping[int, int] = field(default_factory=dict)
     n_episodes: int | None = None
     known: bool = True
+    benchmarks: tuple[agg.Benchmark, ...] = ()  # benchmark rows the protocol declares (`benchmarks`)
+
+
+def info_from_protocol(name: str, p: Protocol) -> SuiteInfo:
+    """A suite's report settings from its protocol: all of them are in ``p.extra``."""
+    how = str(p.extra.get("aggregation", "pooled"))
+    if how not in agg.AGGREGATIONS:
+        raise UsageError(f"protocol of suite {name!r}: aggregation {how!r} is not one of {', '.join(agg.AGGREGATIONS)}")
+    try:
+        benchmarks = agg.benchmarks_from(p.extra.get("benchmarks"), f"protocol of suite {name!r}")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return SuiteInfo(
+        name=name,
+        aggregation=how,
+        split=str(p.extra["split"]) if "split" in p.extra else None,
+        rate_metrics=tuple(p.extra.get("rate_metrics", ())),
+        mean_metrics=tuple(p.extra.get("mean_metrics", ())),
+        task_max_steps={i: t.max_steps for i, t in enumerate(p.tasks)},
+        n_episodes=p.n_episodes,
+        benchmarks=benchmarks,
+    )
 
 
 @functools.lru_cache(maxsize=None)
@@ -48,18 +74,7 @@ def suite_info(name: str) -> SuiteInfo:
     except UsageError:
         print(f"note: suite {name!r} is not installed here; its rows are aggregated as 'pooled'", file=sys.stderr)
         return SuiteInfo(name, known=False)
-    how = str(p.extra.get("aggregation", "pooled"))
-    if how not in agg.AGGREGATIONS:
-        raise UsageError(f"protocol of suite {name!r}: aggregation {how!r} is not one of {', '.join(agg.AGGREGATIONS)}")
-    return SuiteInfo(
-        name=name,
-        aggregation=how,
-        split=str(p.extra["split"]) if "split" in p.extra else None,
-        rate_metrics=tuple(p.extra.get("rate_metrics", ())),
-        mean_metrics=tuple(p.extra.get("mean_metrics", ())),
-        task_max_steps={i: t.max_steps for i, t in enumerate(p.tasks)},
-        n_episodes=p.n_episodes,
-    )
+    return info_from_protocol(name, p)
 
 
 InfoLookup = Callable[[str], SuiteInfo]
@@ -68,7 +83,7 @@ InfoLookup = Callable[[str], SuiteInfo]
 # --------------------------------------------------------------------------- runs
 
 
-def load_run(out: Path) -> list[dict[str, Any]]:
+def load_run(out: Path) -> list[LedgerRow]:
     path = Path(out) / EPISODES_FILE
     if not Path(out).is_dir():
         raise UsageError(f"{out} is not a run directory")
@@ -96,7 +111,7 @@ class RunInfo:
     """A run directory: its rows, its configuration and its optional reproduction label."""
 
     dir: Path
-    rows: list[dict[str, Any]]
+    rows: list[LedgerRow]
     config: dict[str, Any]
     reproduces: str | None
 

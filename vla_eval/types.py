@@ -7,6 +7,7 @@ or over the wire are converted with ``to_dict`` / ``from_dict`` (plain JSON/msgp
 from __future__ import annotations
 
 import dataclasses
+import enum
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -114,23 +115,46 @@ class Timing:
     total_s: float = 0.0
 
 
+class EpisodeStatus(enum.StrEnum):
+    """How an episode ended; the strings are what the ledger and the wire carry."""
+
+    OK = "ok"  # it ran to its end (a success or a failure)
+    ERROR = "error"  # it could not be completed, or the policy broke its contract
+
+
+class ErrorClass(enum.StrEnum):
+    """Whose fault an error is; the strings are what the ledger and the wire carry."""
+
+    POLICY = "policy"  # the policy broke its contract: a failure of the policy
+    SIMULATOR = "simulator"  # the simulator raised (retried, then not counted)
+    INFRASTRUCTURE = "infrastructure"  # a worker or replica died (retried, then not counted)
+    TIMEOUT = "timeout"  # a worker did not reply in time (retried, then not counted)
+
+
 @dataclass(frozen=True)
 class EpisodeResult:
     """The outcome of one episode; one line of the ledger.
 
     status: "ok" (the episode ran to its end: success or failure) or "error" (it could not
         be completed: a bad action, a simulator exception, a dead worker).
-    error_class: "policy" (the policy broke the contract), "simulator", "infrastructure"
-        or None. Errors are never counted as policy failures in success rates.
+    error_class: "policy" (the policy broke the contract), "simulator", "infrastructure",
+        "timeout" or None. Errors are never counted as policy failures in success rates.
+    Both are str enums (:class:`EpisodeStatus`, :class:`ErrorClass`); plain strings given here
+    are converted, so they compare, print and serialize as those strings.
     """
 
     episode: EpisodeSpec
-    status: str
+    status: EpisodeStatus
     success: bool
     steps: int
     metrics: Mapping[str, Any]
     timing: Timing
     error: str | None = None
-    error_class: str | None = None
+    error_class: ErrorClass | None = None
     attempts: int = 1  # 1 + the retries after worker deaths, hangs or simulator exceptions
     worker: int | None = None  # the env worker slot that ran the (last) attempt
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", EpisodeStatus(self.status))
+        if self.error_class is not None:
+            object.__setattr__(self, "error_class", ErrorClass(self.error_class))

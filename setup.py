@@ -4,9 +4,11 @@ The import paths are not the file paths: ``vla_eval/`` installs as ``vla_eval``,
 as ``vla_eval.suites.<name>`` and ``policies/<name>/`` as ``vla_eval.policies.<name>``. A hand-written
 package list in pyproject.toml silently left a new suite or policy folder out of the wheel, and
 setuptools' own ``find`` cannot map two folders under one import prefix, so the list is computed here
-by walking the three folders: every folder with Python modules or data files is a package (a folder
-of data only, such as suites/libero/scenes, becomes a namespace package: setuptools asks that
-importable data folders be listed), and its files matching ``DATA_PATTERNS`` are its package data.
+by walking the three folders: every folder with Python modules or data files is a package, and its
+files matching ``DATA_PATTERNS`` are its package data. A folder of data only, such as
+suites/libero/scenes, is listed as a package too (setuptools warns about importable folders it is
+not told about); at run time such a folder is only read as files (``scenes.py`` beside it stays
+what ``vla_eval.suites.libero.scenes`` imports).
 A new folder under suites/ or policies/ therefore ships without editing anything;
 tests/test_packaging.py checks the result against the source tree and a built wheel.
 """

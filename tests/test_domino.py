@@ -1,5 +1,5 @@
 """Fast checks of the DOMINO suite: protocol (protocols.md §5, upstream files), the per-episode
-metrics (route completion / manipulation score via vla_eval.metrics), and the driver's dynamic
+metrics (route completion / manipulation score, suites/domino/metrics.py), and the driver's dynamic
 rules (object_not_lifted, out_of_bounds, skipped seeds) against a fake DOMINO checkout."""
 
 from __future__ import annotations

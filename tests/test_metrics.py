@@ -1,4 +1,5 @@
-"""Tests for vla_eval.metrics.
+"""Tests for the metric formulas: vla_eval.metrics (intervals, paired tests) and the suites' own
+(suites/vlnce/metrics.py, suites/domino/metrics.py, suites/simpler/metrics.py).
 
 Check values come from shared/research/protocols.md §7 (rounded to 3 decimals, so
 they are compared with abs=5e-4); other expected values are worked out by hand
@@ -15,6 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vla_eval import metrics as M
+from vla_eval.suites.domino import metrics as DM
+from vla_eval.suites.simpler import metrics as GR
+from vla_eval.suites.vlnce import metrics as NAV
 
 Z = 1.96
 
@@ -292,13 +296,13 @@ def test_stratified_contains_mean(pairs):
 
 
 def test_spl_hand_values():
-    assert M.spl(True, 10.0, 12.5) == pytest.approx(0.8)  # 10 / max(10, 12.5)
-    assert M.spl(True, 10.0, 8.0) == 1.0  # path shorter than geodesic -> capped at 1
-    assert M.spl(True, 4.0, 4.0) == 1.0
-    assert M.spl(False, 10.0, 10.0) == 0.0  # failure
-    assert M.spl(1, 3.0, 6.0) == pytest.approx(0.5)  # 0/1 accepted as flag
-    assert M.spl(True, 0.0, 0.0) == 1.0  # started on the goal, never moved
-    assert M.spl(True, 0.0, 2.0) == 0.0  # l = 0 but moved: 0 / 2
+    assert NAV.spl(True, 10.0, 12.5) == pytest.approx(0.8)  # 10 / max(10, 12.5)
+    assert NAV.spl(True, 10.0, 8.0) == 1.0  # path shorter than geodesic -> capped at 1
+    assert NAV.spl(True, 4.0, 4.0) == 1.0
+    assert NAV.spl(False, 10.0, 10.0) == 0.0  # failure
+    assert NAV.spl(1, 3.0, 6.0) == pytest.approx(0.5)  # 0/1 accepted as flag
+    assert NAV.spl(True, 0.0, 0.0) == 1.0  # started on the goal, never moved
+    assert NAV.spl(True, 0.0, 2.0) == 0.0  # l = 0 but moved: 0 / 2
 
 
 @pytest.mark.parametrize(
@@ -315,36 +319,36 @@ def test_spl_hand_values():
 )
 def test_spl_bad_input(args):
     with pytest.raises(ValueError):
-        M.spl(*args)
+        NAV.spl(*args)
 
 
 def test_nav_success_is_strict_and_needs_stop():
-    assert M.nav_success(True, 2.999) is True
-    assert M.nav_success(True, 3.0) is False  # strict <
-    assert M.nav_success(False, 0.5) is False  # no STOP -> failure
-    assert M.nav_success(True, 1.5, success_distance=1.0) is False
+    assert NAV.nav_success(True, 2.999) is True
+    assert NAV.nav_success(True, 3.0) is False  # strict <
+    assert NAV.nav_success(False, 0.5) is False  # no STOP -> failure
+    assert NAV.nav_success(True, 1.5, success_distance=1.0) is False
     with pytest.raises(ValueError):
-        M.nav_success(True, float("nan"))
+        NAV.nav_success(True, float("nan"))
     with pytest.raises(ValueError):
-        M.nav_success(True, -1.0)
+        NAV.nav_success(True, -1.0)
     with pytest.raises(ValueError):
-        M.nav_success(True, 1.0, success_distance=0.0)
+        NAV.nav_success(True, 1.0, success_distance=0.0)
 
 
 def test_navigation_error_and_oracle_success():
     d = [8.0, 5.0, 2.5, 4.0]
-    assert M.navigation_error(d) == 4.0  # last, not min
-    assert M.oracle_success(d) is True  # 2.5 < 3 at step 2
-    assert M.oracle_success([8.0, 3.0, 4.0]) is False  # 3.0 is not < 3.0
-    assert M.oracle_success(np.array([8.0, 3.0]), success_distance=3.5) is True
-    assert M.navigation_error([float("inf"), 2.0]) == 2.0  # unreachable step allowed
+    assert NAV.navigation_error(d) == 4.0  # last, not min
+    assert NAV.oracle_success(d) is True  # 2.5 < 3 at step 2
+    assert NAV.oracle_success([8.0, 3.0, 4.0]) is False  # 3.0 is not < 3.0
+    assert NAV.oracle_success(np.array([8.0, 3.0]), success_distance=3.5) is True
+    assert NAV.navigation_error([float("inf"), 2.0]) == 2.0  # unreachable step allowed
     for bad in ([], [1.0, float("nan")], [-1.0, 2.0], [[1.0, 2.0]]):
         with pytest.raises(ValueError):
-            M.navigation_error(bad)
+            NAV.navigation_error(bad)
         with pytest.raises(ValueError):
-            M.oracle_success(bad)
+            NAV.oracle_success(bad)
     with pytest.raises(ValueError):
-        M.oracle_success([1.0], success_distance=-3.0)
+        NAV.oracle_success([1.0], success_distance=-3.0)
 
 
 # --------------------------------------------------------------------------- #
@@ -358,13 +362,13 @@ def test_dtw_hand_example():
     # D00=0, D01=2, D10=1, D11=1+min(0,2,1)=1, D20=2+1=3, D21=0+min(D10,D11,D20)=1
     P = [[0, 0], [1, 0], [2, 0]]
     R = [[0, 0], [2, 0]]
-    assert M.dtw_distance(P, R) == pytest.approx(1.0)
-    assert M.dtw_distance(R, P) == pytest.approx(1.0)
+    assert NAV.dtw_distance(P, R) == pytest.approx(1.0)
+    assert NAV.dtw_distance(R, P) == pytest.approx(1.0)
     # nDTW = exp(-1 / (|R| * 3)) = exp(-1/6) = 0.8464817
-    assert M.ndtw(P, R) == pytest.approx(math.exp(-1 / 6))
-    assert M.ndtw(P, R) == pytest.approx(0.8464817, abs=1e-7)
+    assert NAV.ndtw(P, R) == pytest.approx(math.exp(-1 / 6))
+    assert NAV.ndtw(P, R) == pytest.approx(0.8464817, abs=1e-7)
     # with P as the reference |R| = 3: exp(-1/9)
-    assert M.ndtw(R, P) == pytest.approx(math.exp(-1 / 9))
+    assert NAV.ndtw(R, P) == pytest.approx(math.exp(-1 / 9))
 
 
 def test_dtw_parallel_offset():
@@ -372,32 +376,32 @@ def test_dtw_parallel_offset():
     # costs 1+1+1 = 3 and every other alignment uses more cells, each >= 1.
     P = [[0, 1], [1, 1], [2, 1]]
     R = [[0, 0], [1, 0], [2, 0]]
-    assert M.dtw_distance(P, R) == pytest.approx(3.0)
-    assert M.ndtw(P, R) == pytest.approx(math.exp(-3 / 9))
-    assert M.ndtw(P, R, success_distance=1.0) == pytest.approx(math.exp(-1.0))
+    assert NAV.dtw_distance(P, R) == pytest.approx(3.0)
+    assert NAV.ndtw(P, R) == pytest.approx(math.exp(-3 / 9))
+    assert NAV.ndtw(P, R, success_distance=1.0) == pytest.approx(math.exp(-1.0))
     # 3-D points: offset (0, 0, 2) at both points -> DTW = 4
     P3 = [[0, 0, 2], [3, 4, 2]]
     R3 = [[0, 0, 0], [3, 4, 0]]
-    assert M.dtw_distance(P3, R3) == pytest.approx(4.0)
+    assert NAV.dtw_distance(P3, R3) == pytest.approx(4.0)
 
 
 def test_dtw_single_points_and_repeats():
-    assert M.dtw_distance([[0, 0]], [[3, 4]]) == pytest.approx(5.0)
+    assert NAV.dtw_distance([[0, 0]], [[3, 4]]) == pytest.approx(5.0)
     # one query point vs 3 reference points: all reference points matched to it
-    assert M.dtw_distance([[0, 0]], [[1, 0], [2, 0], [3, 0]]) == pytest.approx(6.0)
+    assert NAV.dtw_distance([[0, 0]], [[1, 0], [2, 0], [3, 0]]) == pytest.approx(6.0)
     # repeating a point of the reference costs nothing extra
     R = [[0, 0], [1, 1], [2, 0]]
-    assert M.dtw_distance([[0, 0], [0, 0], [1, 1], [2, 0], [2, 0]], R) == 0.0
-    assert M.ndtw(R, R) == 1.0
+    assert NAV.dtw_distance([[0, 0], [0, 0], [1, 1], [2, 0], [2, 0]], R) == 0.0
+    assert NAV.ndtw(R, R) == 1.0
 
 
 def test_sdtw():
     P = [[0, 0], [1, 0], [2, 0]]
     R = [[0, 0], [2, 0]]
-    assert M.sdtw(P, R, True) == pytest.approx(math.exp(-1 / 6))
-    assert M.sdtw(P, R, False) == 0.0
+    assert NAV.sdtw(P, R, True) == pytest.approx(math.exp(-1 / 6))
+    assert NAV.sdtw(P, R, False) == 0.0
     with pytest.raises(ValueError):
-        M.sdtw([], R, False)  # validated even on failure
+        NAV.sdtw([], R, False)  # validated even on failure
 
 
 @pytest.mark.parametrize(
@@ -417,15 +421,15 @@ def test_sdtw():
 )
 def test_dtw_bad_paths(path, ref):
     with pytest.raises(ValueError):
-        M.dtw_distance(path, ref)
+        NAV.dtw_distance(path, ref)
     with pytest.raises(ValueError):
-        M.ndtw(path, ref)
+        NAV.ndtw(path, ref)
 
 
 @pytest.mark.parametrize("d", [0.0, -1.0, float("nan")])
 def test_ndtw_bad_threshold(d):
     with pytest.raises(ValueError):
-        M.ndtw([[0, 0]], [[0, 0]], success_distance=d)
+        NAV.ndtw([[0, 0]], [[0, 0]], success_distance=d)
 
 
 coord = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
@@ -435,12 +439,12 @@ points2 = st.lists(st.tuples(coord, coord), min_size=1, max_size=8)
 @settings(max_examples=60, deadline=None)
 @given(P=points2, R=points2)
 def test_dtw_matches_naive_and_ndtw_range(P, R):
-    d = M.dtw_distance(P, R)
+    d = NAV.dtw_distance(P, R)
     assert d == pytest.approx(naive_dtw(P, R), rel=1e-12, abs=1e-12)
-    assert d == pytest.approx(M.dtw_distance(R, P), rel=1e-12, abs=1e-12)  # symmetric
-    v = M.ndtw(P, R)
+    assert d == pytest.approx(NAV.dtw_distance(R, P), rel=1e-12, abs=1e-12)  # symmetric
+    v = NAV.ndtw(P, R)
     assert 0.0 < v <= 1.0
-    assert M.ndtw(R, R) == 1.0
+    assert NAV.ndtw(R, R) == 1.0
 
 
 # --------------------------------------------------------------------------- #
@@ -450,24 +454,24 @@ def test_dtw_matches_naive_and_ndtw_range(P, R):
 
 def test_route_completion_cases():
     # success -> 100 whatever the distances
-    assert M.route_completion(True, True, [0.5, 0.4], [0.5, 0.4]) == 100.0
-    assert M.route_completion(True, False, [], []) == 100.0
+    assert DM.route_completion(True, True, [0.5, 0.4], [0.5, 0.4]) == 100.0
+    assert DM.route_completion(True, False, [], []) == 100.0
     # failed static -> 0 even with progress
-    assert M.route_completion(False, False, [0.5], [0.0]) == 0.0
+    assert DM.route_completion(False, False, [0.5], [0.0]) == 0.0
     # failed dynamic: left (0.5-0.25)/0.5 = 0.5; right (0.4-0.5)/0.4 = -0.25 -> 0; max = 50
-    assert M.route_completion(False, True, [0.5, 0.4], [0.25, 0.5]) == pytest.approx(50.0)
+    assert DM.route_completion(False, True, [0.5, 0.4], [0.25, 0.5]) == pytest.approx(50.0)
     # right arm better: (0.4-0.1)/0.4 = 0.75 -> 75
-    assert M.route_completion(False, True, [0.5, 0.4], [0.25, 0.1]) == pytest.approx(75.0)
+    assert DM.route_completion(False, True, [0.5, 0.4], [0.25, 0.1]) == pytest.approx(75.0)
     # overshoot cannot exceed 100: dT = 0 -> 1.0
-    assert M.route_completion(False, True, [0.3], [0.0]) == pytest.approx(100.0)
+    assert DM.route_completion(False, True, [0.3], [0.0]) == pytest.approx(100.0)
     # d0 < 0.01 rule (on the 0..1 scale, then x100): dT < 0.05 -> 100, else 50
-    assert M.route_completion(False, True, [0.005], [0.03]) == 100.0
-    assert M.route_completion(False, True, [0.005], [0.06]) == 50.0
-    assert M.route_completion(False, True, [0.005], [0.05]) == 50.0  # strict <
+    assert DM.route_completion(False, True, [0.005], [0.03]) == 100.0
+    assert DM.route_completion(False, True, [0.005], [0.06]) == 50.0
+    assert DM.route_completion(False, True, [0.005], [0.05]) == 50.0  # strict <
     # d0 = 0.01 is not < 0.01: normal rule, (0.01 - 0.03)/0.01 < 0 -> 0
-    assert M.route_completion(False, True, [0.01], [0.03]) == 0.0
+    assert DM.route_completion(False, True, [0.01], [0.03]) == 0.0
     # max over arms mixes the two rules: 50 (tiny-d0 rule) vs 20 -> 50
-    assert M.route_completion(False, True, [0.005, 1.0], [0.2, 0.8]) == pytest.approx(50.0)
+    assert DM.route_completion(False, True, [0.005, 1.0], [0.2, 0.8]) == pytest.approx(50.0)
 
 
 @pytest.mark.parametrize(
@@ -485,20 +489,20 @@ def test_route_completion_cases():
 )
 def test_route_completion_bad_input(args):
     with pytest.raises(ValueError):
-        M.route_completion(*args)
+        DM.route_completion(*args)
 
 
 def test_manipulation_score():
     # 50 * 0.5 * 0.8^2 = 50 * 0.5 * 0.64 = 16
-    assert M.manipulation_score(50.0, True, 2) == pytest.approx(16.0)
-    assert M.manipulation_score(100.0, False, 0) == 100.0
-    assert M.manipulation_score(100.0, True, 0) == 50.0
+    assert DM.manipulation_score(50.0, True, 2) == pytest.approx(16.0)
+    assert DM.manipulation_score(100.0, False, 0) == 100.0
+    assert DM.manipulation_score(100.0, True, 0) == 50.0
     # 75 * 0.8^3 = 75 * 0.512 = 38.4
-    assert M.manipulation_score(75.0, False, 3) == pytest.approx(38.4)
-    assert M.manipulation_score(0.0, True, 5) == 0.0
+    assert DM.manipulation_score(75.0, False, 3) == pytest.approx(38.4)
+    assert DM.manipulation_score(0.0, True, 5) == 0.0
     # end to end: failed dynamic episode, RC 75, out of bounds, 1 clutter hit -> 75*0.5*0.8 = 30
-    rc = M.route_completion(False, True, [0.5, 0.4], [0.25, 0.1])
-    assert M.manipulation_score(rc, True, 1) == pytest.approx(30.0)
+    rc = DM.route_completion(False, True, [0.5, 0.4], [0.25, 0.1])
+    assert DM.manipulation_score(rc, True, 1) == pytest.approx(30.0)
 
 
 @pytest.mark.parametrize(
@@ -514,7 +518,7 @@ def test_manipulation_score():
 )
 def test_manipulation_score_bad_input(args):
     with pytest.raises(ValueError):
-        M.manipulation_score(*args)
+        DM.manipulation_score(*args)
 
 
 # --------------------------------------------------------------------------- #
@@ -524,37 +528,37 @@ def test_manipulation_score_bad_input(args):
 
 def test_grasp_metrics():
     s = [False, True, True, True, True, False, True]  # longest run 4
-    assert M.ever_grasped(s) is True
-    assert M.consecutive_grasp(s) is False
-    assert M.consecutive_grasp(s, min_steps=4) is True
+    assert GR.ever_grasped(s) is True
+    assert GR.consecutive_grasp(s) is False
+    assert GR.consecutive_grasp(s, min_steps=4) is True
     s5 = [0, 1, 1, 1, 1, 1]  # run of 5 at the end
-    assert M.consecutive_grasp(s5) is True
-    assert M.consecutive_grasp(np.array(s5, dtype=bool), min_steps=6) is False
+    assert GR.consecutive_grasp(s5) is True
+    assert GR.consecutive_grasp(np.array(s5, dtype=bool), min_steps=6) is False
     # two runs of 3 do not add up to 5
-    assert M.consecutive_grasp([1, 1, 1, 0, 1, 1, 1]) is False
-    assert M.ever_grasped([False] * 10) is False
-    assert M.consecutive_grasp([True], min_steps=1) is True
+    assert GR.consecutive_grasp([1, 1, 1, 0, 1, 1, 1]) is False
+    assert GR.ever_grasped([False] * 10) is False
+    assert GR.consecutive_grasp([True], min_steps=1) is True
 
 
 @pytest.mark.parametrize("series", [[], [0, 2, 1], [0.5], [1.0, float("nan")], "TTFF", [[True]]])
 def test_grasp_bad_series(series):
     with pytest.raises(ValueError):
-        M.ever_grasped(series)
+        GR.ever_grasped(series)
     with pytest.raises(ValueError):
-        M.consecutive_grasp(series)
+        GR.consecutive_grasp(series)
 
 
 @pytest.mark.parametrize("min_steps", [0, -1, 2.5])
 def test_consecutive_grasp_bad_min_steps(min_steps):
     with pytest.raises(ValueError):
-        M.consecutive_grasp([True] * 6, min_steps=min_steps)
+        GR.consecutive_grasp([True] * 6, min_steps=min_steps)
 
 
 @given(st.lists(st.booleans(), min_size=1, max_size=40), st.integers(1, 8))
 def test_consecutive_grasp_matches_string_search(series, min_steps):
     text = "".join("1" if v else "0" for v in series)
-    assert M.consecutive_grasp(series, min_steps) is ("1" * min_steps in text)
-    assert M.ever_grasped(series) is ("1" in text)
+    assert GR.consecutive_grasp(series, min_steps) is ("1" * min_steps in text)
+    assert GR.ever_grasped(series) is ("1" in text)
 
 
 # --------------------------------------------------------------------------- #
@@ -690,3 +694,25 @@ def test_paired_bootstrap_bad_input(kwargs):
 @given(st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=30), st.integers(0, 2**32))
 def test_paired_bootstrap_identical_runs_property(values, seed):
     assert M.paired_bootstrap(values, values, n_resamples=50, seed=seed) == (0.0, 0.0, 0.0)
+
+
+# --------------------------------------------------------------------------- #
+# where the formulas live
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize("rel", ["vla_eval/checks.py", "suites/vlnce/metrics.py", "suites/vlnce/ndtw.py"])
+def test_vlnce_metric_modules_parse_as_python39(rel):
+    """The VLN-CE env worker may run on Python 3.9: no newer syntax, annotations left unevaluated."""
+    import ast
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / rel).read_text()
+    tree = ast.parse(text, feature_version=(3, 9))
+    futures = {a.name for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "__future__" for a in n.names}
+    assert "annotations" in futures
+
+
+def test_core_metrics_hold_no_suite_formula():
+    suite_formulas = set(NAV.__all__) | set(GR.__all__) | {"route_completion", "manipulation_score"}
+    assert not suite_formulas & set(dir(M))

@@ -22,14 +22,13 @@ import numpy as np
 import pytest
 import tomllib
 
-from vla_eval import metrics
 from vla_eval.errors import UsageError
 from vla_eval.executors.local import InProcessSlot
 from vla_eval.executors.replicas import InProcessPolicy
 from vla_eval.ledger import result_row
 from vla_eval.rollout import LoopConfig, run_episodes
 from vla_eval.suite import get_suite
-from vla_eval.suites.vlnce import dataset, driver
+from vla_eval.suites.vlnce import dataset, driver, metrics
 from vla_eval.suites.vlnce import ndtw as vlnce_ndtw
 from vla_eval.suites.vlnce.suite import VlnceSuite
 from vla_eval.types import PolicySpec

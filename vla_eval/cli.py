@@ -18,8 +18,8 @@ from typing import Annotated, Literal, Optional
 import tyro
 
 from vla_eval.errors import UsageError
+from vla_eval.registry import Discovery, Registry
 from vla_eval.serve import serve
-from vla_eval.tiny_checkpoint import make_tiny_qwen_vla
 
 
 def run(
@@ -270,13 +270,33 @@ COMMANDS = {
     "env": env,
     "doctor": doctor,
     "serve": serve,
-    "make-tiny-qwen-vla": make_tiny_qwen_vla,
 }
+# Subcommands adapter packages contribute: COMMANDS = {name: "module:function"} in a suite or policy
+# package (policies/qwen_vla: make-tiny-qwen-vla), or the "vla_eval.commands" entry-point group.
+ADAPTER_COMMANDS: Registry = Registry(
+    "command", Discovery("COMMANDS", ("vla_eval.suites", "vla_eval.policies"), "vla_eval.commands")
+)
+
+
+def commands() -> dict:
+    """The core commands, then the adapters' (a core name is never replaced; one that fails to import is left out)."""
+    out = dict(COMMANDS)
+    for name in ADAPTER_COMMANDS.names():
+        if name in out:
+            print(
+                f"warning: command {name!r} of an adapter package is ignored (a core command has it)", file=sys.stderr
+            )
+            continue
+        try:
+            out[name] = ADAPTER_COMMANDS.get(name)
+        except UsageError as e:
+            print(f"warning: command {name!r} left out: {e}", file=sys.stderr)
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        code = tyro.extras.subcommand_cli_from_dict(COMMANDS, args=argv, prog="vla-eval")
+        code = tyro.extras.subcommand_cli_from_dict(commands(), args=argv, prog="vla-eval")
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -1,15 +1,16 @@
-"""Episode- and suite-level metrics for robot-policy evaluation.
+"""Suite-level statistics for robot-policy evaluation: intervals and paired tests.
 
 Every function here is pure (no I/O, no global state) and validates its inputs:
 bad input raises ``ValueError`` with a message naming the argument.  Definitions
 follow the public sources collected in ``shared/research/protocols.md``
-(sections 5, 6 and 7); each docstring names the source it implements.
+(section 7); each docstring names the source it implements.  Per-episode
+formulas of one benchmark live with its suite (``suites/vlnce/metrics.py``:
+SPL, nDTW, SDTW ...; ``suites/domino/metrics.py``: route completion and
+manipulation score; ``suites/simpler/metrics.py``: grasp metrics).
 
-Scales: proportions and intervals are on ``[0, 1]``; the DOMINO route
-completion and manipulation score are on ``[0, 100]`` (as in DOMINO's
-``script/eval_metrics.py``).
+Scales: proportions and intervals are on ``[0, 1]``.
 
-Only ``math``, ``numpy``, ``dataclasses`` and ``typing`` are used; the exact
+Only ``math``, ``numpy``, ``typing`` and :mod:`vla_eval.checks` are used; the exact
 (Clopper-Pearson) interval uses a regularized incomplete beta function
 implemented below (continued fraction + bisection), not scipy.
 """
@@ -19,84 +20,25 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from vla_eval.checks import bool_series as _bool_series
+from vla_eval.checks import count as _count
+from vla_eval.checks import real as _real
+from vla_eval.checks import real_series as _real_series
+
 __all__ = [
     "wilson_interval",
     "clopper_pearson",
     "stratified_interval",
     "stratified_score_interval",
     "stratified_score_bounds",
-    "spl",
-    "dtw_distance",
-    "ndtw",
-    "sdtw",
-    "navigation_error",
-    "oracle_success",
-    "nav_success",
-    "route_completion",
-    "manipulation_score",
-    "ever_grasped",
-    "consecutive_grasp",
     "mcnemar_exact",
     "paired_bootstrap",
 ]
 
 
 # --------------------------------------------------------------------------- #
-# input validation helpers
+# input validation helpers (the generic ones are in vla_eval.checks)
 # --------------------------------------------------------------------------- #
-
-
-def _count(name: str, value: Any) -> int:
-    """Return ``value`` as a non-negative int or raise ValueError.
-
-    Accepts Python/numpy integers and integral floats (``45.0``); rejects bools,
-    NaN/inf, fractional values, negatives and non-numbers.
-    """
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be an integer count, got a bool ({value!r})")
-    if isinstance(value, (int, np.integer)):
-        out = int(value)
-    elif isinstance(value, (float, np.floating)):
-        if not math.isfinite(value):
-            raise ValueError(f"{name} must be a finite integer count, got {value!r}")
-        if not float(value).is_integer():
-            raise ValueError(f"{name} must be an integer count, got {value!r}")
-        out = int(value)
-    else:
-        raise ValueError(f"{name} must be an integer count, got {type(value).__name__} {value!r}")
-    if out < 0:
-        raise ValueError(f"{name} must be >= 0, got {out}")
-    return out
-
-
-def _real(
-    name: str, value: Any, *, min_value: float | None = None, strict_min: bool = False, allow_inf: bool = False
-) -> float:
-    """Return ``value`` as a float; reject NaN, bools, non-numbers, and (optionally) inf/out-of-range."""
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a real number, got a bool ({value!r})")
-    if not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    out = float(value)
-    if math.isnan(out):
-        raise ValueError(f"{name} must not be NaN")
-    if math.isinf(out) and not allow_inf:
-        raise ValueError(f"{name} must be finite, got {out}")
-    if min_value is not None:
-        if strict_min and not out > min_value:
-            raise ValueError(f"{name} must be > {min_value}, got {out}")
-        if not strict_min and not out >= min_value:
-            raise ValueError(f"{name} must be >= {min_value}, got {out}")
-    return out
-
-
-def _flag(name: str, value: Any) -> bool:
-    """Return ``value`` as a bool; accepts bool/np.bool_ and the integers 0 and 1."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)) and int(value) in (0, 1):
-        return bool(value)
-    raise ValueError(f"{name} must be a bool (or 0/1), got {value!r}")
 
 
 def _z(z: Any) -> float:
@@ -118,65 +60,6 @@ def _k_n(k: Any, n: Any) -> tuple[int, int]:
     if k > n:
         raise ValueError(f"k must be <= n, got k={k}, n={n}")
     return k, n
-
-
-def _bool_series(name: str, seq: Any) -> np.ndarray:
-    """1-D, non-empty boolean array from bools or 0/1 values."""
-    if isinstance(seq, (str, bytes)):
-        raise ValueError(f"{name} must be a sequence of bools, got a string")
-    try:
-        arr = np.asarray(seq)
-    except Exception as exc:  # ragged input and the like
-        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    if arr.dtype == np.bool_:
-        return arr
-    if np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating):
-        if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():
-            raise ValueError(f"{name} contains NaN")
-        if not np.isin(arr, (0, 1)).all():
-            raise ValueError(f"{name} must contain only bools or 0/1 values")
-        return arr.astype(bool)
-    raise ValueError(f"{name} must contain bools, got dtype {arr.dtype}")
-
-
-def _real_series(name: str, seq: Any, *, nonneg: bool = False, allow_inf: bool = False) -> np.ndarray:
-    """1-D, non-empty float array without NaN (and optionally without inf / negatives)."""
-    if isinstance(seq, (str, bytes)):
-        raise ValueError(f"{name} must be a sequence of numbers, got a string")
-    try:
-        arr = np.asarray(seq, dtype=float)
-    except Exception as exc:
-        raise ValueError(f"{name} must be a sequence of numbers: {exc}") from exc
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    if np.isnan(arr).any():
-        raise ValueError(f"{name} contains NaN")
-    if not allow_inf and np.isinf(arr).any():
-        raise ValueError(f"{name} contains inf")
-    if nonneg and (arr < 0).any():
-        raise ValueError(f"{name} must be >= 0, got min {arr.min()}")
-    return arr
-
-
-def _path(name: str, points: Any) -> np.ndarray:
-    """A path as a float array [N, D] with N >= 1, D in {2, 3}, all finite."""
-    try:
-        arr = np.asarray(points, dtype=float)
-    except Exception as exc:
-        raise ValueError(f"{name} must be an array of points [N, 2] or [N, 3]: {exc}") from exc
-    if arr.ndim != 2 or arr.shape[1] not in (2, 3):
-        raise ValueError(f"{name} must have shape [N, 2] or [N, 3], got {arr.shape}")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} must contain at least one point")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or inf")
-    return arr
 
 
 # --------------------------------------------------------------------------- #
@@ -430,254 +313,6 @@ def stratified_score_interval(
             raise ValueError("weights must be one positive number per task")
     est, low, high = stratified_score_bounds([k for k, _ in pairs], [n for _, n in pairs], weights, _z(z))
     return float(est), float(low), float(high)
-
-
-# --------------------------------------------------------------------------- #
-# VLN-CE navigation metrics
-# --------------------------------------------------------------------------- #
-
-
-def spl(success: bool, shortest_path: float, path_length: float) -> float:
-    """Success weighted by Path Length for one episode.
-
-    Source: protocols.md §6 (Anderson et al. 2018; jacobkrantz/VLN-CE
-    habitat_extensions/measures.py, habitat-lab nav.py SPL):
-    ``SPL = S * l / max(l, p)`` with ``l`` = geodesic start->goal distance at
-    reset and ``p`` = the agent's path length (sum of Euclidean step displacements).
-
-    Edge cases (documented choices):
-      * failure -> 0.0 regardless of l and p;
-      * success with l == p == 0 (started on the goal and never moved) -> 1.0
-        (the 0/0 form is taken as a perfect path);
-      * success with l == 0 and p > 0 -> 0.0 (the formula: 0 / p);
-      * success with p < l (can happen numerically) -> 1.0 (l / max(l, p)).
-
-    Raises ValueError for negative, NaN or infinite distances, or a success flag
-    that is not a bool / 0 / 1.
-    """
-    s = _flag("success", success)
-    l_dist = _real("shortest_path", shortest_path, min_value=0.0)
-    p_dist = _real("path_length", path_length, min_value=0.0)
-    if not s:
-        return 0.0
-    denom = max(l_dist, p_dist)
-    if denom == 0.0:
-        return 1.0
-    return l_dist / denom
-
-
-def dtw_distance(path: Any, reference: Any) -> float:
-    """Classic dynamic-time-warping distance between two point sequences.
-
-    Source: protocols.md §6 (Magalhaes et al. 2019, "Effective and General
-    Evaluation for Instruction Conditioned Navigation using Dynamic Time
-    Warping"; VLN-CE NDTW measure).  Point cost is the Euclidean distance;
-    ``D[i, j] = c(i, j) + min(D[i-1, j], D[i, j-1], D[i-1, j-1])`` with
-    ``D[0, 0] = c(0, 0)``, result ``D[N-1, M-1]``.  This is the exact DTW
-    (VLN-CE's ``dtw`` option); VLN-CE configs with FDTW=True use fastdtw, an
-    approximation that can give slightly larger distances.
-
-    ``path`` and ``reference`` are arrays [N, 2] or [N, 3] of the same point
-    dimension, each with at least one point.  The recursion is evaluated one
-    anti-diagonal at a time with numpy (O(N*M) work, O(N+M) numpy calls).
-
-    Raises ValueError for empty paths, wrong shapes, mismatched point
-    dimensions, or NaN/inf coordinates.
-    """
-    q = _path("path", path)
-    r = _path("reference", reference)
-    if q.shape[1] != r.shape[1]:
-        raise ValueError(f"path and reference must have the same point dimension, got {q.shape[1]} and {r.shape[1]}")
-    n, m = q.shape[0], r.shape[0]
-    cost = np.sqrt(((q[:, None, :] - r[None, :, :]) ** 2).sum(axis=-1))
-    acc = np.full((n + 1, m + 1), np.inf)
-    acc[0, 0] = 0.0
-    # acc[i + 1, j + 1] holds D[i, j]; cells on anti-diagonal s = i + j only depend
-    # on diagonals s - 1 and s - 2, so each diagonal is one vectorized update.
-    for s in range(n + m - 1):
-        i = np.arange(max(0, s - m + 1), min(n - 1, s) + 1)
-        j = s - i
-        best_prev = np.minimum(np.minimum(acc[i, j + 1], acc[i + 1, j]), acc[i, j])
-        acc[i + 1, j + 1] = cost[i, j] + best_prev
-    return float(acc[n, m])
-
-
-def ndtw(path: Any, reference: Any, success_distance: float = 3.0) -> float:
-    """Normalized DTW: ``exp(-DTW(Q, R) / (|R| * d_th))``.
-
-    Source: protocols.md §6 (Magalhaes et al. 2019; jacobkrantz/VLN-CE
-    habitat_extensions/measures.py NDTW).  ``Q`` is the agent's path (VLN-CE
-    keeps only consecutive *distinct* positions; deduplicate before calling to
-    match it), ``R`` the reference path, ``d_th`` the success distance (3.0 m
-    for R2R/RxR).  The value is in (0, 1] and equals 1 iff DTW = 0 (e.g.
-    ``path == reference``); for paths astronomically far from the reference the
-    float result can underflow to 0.0.
-
-    Raises ValueError as ``dtw_distance`` does, or for success_distance <= 0 / NaN.
-    """
-    d_th = _real("success_distance", success_distance, min_value=0.0, strict_min=True)
-    dist = dtw_distance(path, reference)
-    n_ref = np.asarray(reference, dtype=float).shape[0]
-    return math.exp(-dist / (n_ref * d_th))
-
-
-def sdtw(path: Any, reference: Any, success: bool, success_distance: float = 3.0) -> float:
-    """Success-weighted nDTW: ``nDTW * S``.
-
-    Source: protocols.md §6 (Magalhaes et al. 2019; VLN-CE SDTW measure), where
-    ``S`` is the episode success (stop called and final distance < 3.0 m; see
-    ``nav_success``).  Inputs are validated even when ``success`` is False.
-    """
-    s = _flag("success", success)
-    value = ndtw(path, reference, success_distance)
-    return value if s else 0.0
-
-
-def navigation_error(distances: Sequence[float]) -> float:
-    """Navigation Error (NE): the distance to the goal at the last step.
-
-    Source: protocols.md §6 (VLN-CE / habitat-lab DistanceToGoal at episode end).
-    ``distances`` is the per-step geodesic distance to the goal (non-empty, no
-    NaN, >= 0; +inf is allowed because habitat reports inf for unreachable points).
-    """
-    d = _real_series("distances", distances, nonneg=True, allow_inf=True)
-    return float(d[-1])
-
-
-def oracle_success(distances: Sequence[float], success_distance: float = 3.0) -> bool:
-    """Oracle Success (OSR): True if the distance to goal was < d_th at any step.
-
-    Source: protocols.md §6 (VLN-CE habitat_extensions/measures.py
-    OracleSuccess: ``distance_to_target < SUCCESS_DISTANCE``, strict).
-    Same input rules as ``navigation_error``; success_distance must be > 0.
-    """
-    d = _real_series("distances", distances, nonneg=True, allow_inf=True)
-    d_th = _real("success_distance", success_distance, min_value=0.0, strict_min=True)
-    return bool((d < d_th).any())
-
-
-def nav_success(stopped: bool, final_distance: float, success_distance: float = 3.0) -> bool:
-    """VLN-CE Success: STOP was called AND final geodesic distance < d_th (strict).
-
-    Source: protocols.md §6 (habitat-lab nav.py Success; VLN-CE R2R/RxR, d_th = 3.0 m).
-    An episode that ends by timeout without STOP is a failure even if close.
-    """
-    stop = _flag("stopped", stopped)
-    d = _real("final_distance", final_distance, min_value=0.0, allow_inf=True)
-    d_th = _real("success_distance", success_distance, min_value=0.0, strict_min=True)
-    return bool(stop and d < d_th)
-
-
-# --------------------------------------------------------------------------- #
-# DOMINO route completion and manipulation score
-# --------------------------------------------------------------------------- #
-
-
-def route_completion(success: bool, dynamic: bool, d0_per_arm: Sequence[float], dT_per_arm: Sequence[float]) -> float:
-    """DOMINO Route Completion (RC) of one episode, on the 0..100 scale.
-
-    Source: protocols.md §5 (H-EmbodVis/DOMINO script/eval_metrics.py,
-    ``compute_route_completion``):
-      * success -> 100;
-      * failed static (non-dynamic) episode -> 0;
-      * failed dynamic episode -> max over arms of a per-arm progress, x 100:
-          - ``d0 >= 0.01``: ``clip((d0 - dT) / d0, 0, 1)``;
-          - ``d0 < 0.01`` (arm started on the target): 1.0 if ``dT < 0.05`` else 0.5.
-        ``d`` is the end-effector to target distance (target position where it
-        went out of bounds), ``d0`` at the start and ``dT`` at the end.
-
-    Scale choice: the d0 < 0.01 rule is applied, as upstream, on the 0..1
-    progress scale *before* the x100, so it contributes **100** (dT < 0.05) or
-    **50** (otherwise) to the 0..100 RC.
-
-    ``d0_per_arm`` and ``dT_per_arm`` are per-arm distances (>= 0, finite) of
-    equal length; they must be non-empty for a failed dynamic episode (upstream
-    falls back to RC = 0 when no arm position is known; here missing data is an
-    error).  They are validated whenever given, even when they do not matter.
-    """
-    s = _flag("success", success)
-    dyn = _flag("dynamic", dynamic)
-    for name, seq in (("d0_per_arm", d0_per_arm), ("dT_per_arm", dT_per_arm)):
-        if isinstance(seq, (str, bytes)) or np.ndim(seq) != 1:
-            raise ValueError(f"{name} must be a 1-D sequence of per-arm distances, got {seq!r}")
-    d0_list = list(d0_per_arm)
-    dT_list = list(dT_per_arm)
-    if len(d0_list) != len(dT_list):
-        raise ValueError(f"d0_per_arm and dT_per_arm must have the same length, got {len(d0_list)} and {len(dT_list)}")
-    d0 = [_real(f"d0_per_arm[{i}]", v, min_value=0.0) for i, v in enumerate(d0_list)]
-    dT = [_real(f"dT_per_arm[{i}]", v, min_value=0.0) for i, v in enumerate(dT_list)]
-    if s:
-        return 100.0
-    if not dyn:
-        return 0.0
-    if not d0:
-        raise ValueError("a failed dynamic episode needs at least one arm's d0/dT distances")
-    best = 0.0
-    for a0, aT in zip(d0, dT):
-        if a0 < 0.01:
-            progress = 1.0 if aT < 0.05 else 0.5
-        else:
-            progress = min(1.0, max(0.0, (a0 - aT) / a0))
-        best = max(best, progress)
-    return best * 100.0
-
-
-def manipulation_score(rc: float, out_of_bounds: bool, clutter_collisions: int) -> float:
-    """DOMINO Manipulation Score (MS) of one episode: ``RC x prod(penalty factors)``.
-
-    Source: protocols.md §5 (H-EmbodVis/DOMINO script/eval_metrics.py):
-    out-of-bounds factor 0.5 (applied once here), 0.8 per clutter object the
-    robot collided with (upstream penalizes each clutter object once per episode,
-    so pass the number of *distinct* clutter objects hit):
-    ``MS = rc * (0.5 if out_of_bounds else 1) * 0.8 ** clutter_collisions``.
-
-    ``rc`` is on the 0..100 scale (see ``route_completion``).  Raises ValueError
-    for rc outside [0, 100] or NaN, and for negative / non-integer collision counts.
-    """
-    rc = _real("rc", rc, min_value=0.0)
-    if rc > 100.0:
-        raise ValueError(f"rc must be in [0, 100], got {rc}")
-    oob = _flag("out_of_bounds", out_of_bounds)
-    n_coll = _count("clutter_collisions", clutter_collisions)
-    return rc * (0.5 if oob else 1.0) * (0.8**n_coll)
-
-
-# --------------------------------------------------------------------------- #
-# SimplerEnv partial (grasp) metrics
-# --------------------------------------------------------------------------- #
-
-
-def ever_grasped(series: Sequence[bool]) -> bool:
-    """SimplerEnv "is_src_obj_grasped" episode metric: grasped at any step.
-
-    Source: protocols.md §2 (simpler-env/SimplerEnv; ManiSkill2_real2sim
-    put_on_in_scene.py ``is_src_obj_grasped``).  ``series`` is the per-step
-    boolean (or 0/1) value of ``is_src_obj_grasped``; it must be non-empty.
-    """
-    arr = _bool_series("series", series)
-    return bool(arr.any())
-
-
-def consecutive_grasp(series: Sequence[bool], min_steps: int = 5) -> bool:
-    """SimplerEnv "consecutive_grasp" episode metric.
-
-    Source: protocols.md §2 (ManiSkill2_real2sim put_on_in_scene.py: a counter
-    of consecutive grasped steps, reset on a non-grasped step; the flag is
-    ``counter >= 5``).  True iff some run of consecutive True values in
-    ``series`` has length >= ``min_steps`` (default 5).
-
-    Raises ValueError for an empty series, non-bool values, or min_steps < 1.
-    """
-    arr = _bool_series("series", series)
-    steps = _count("min_steps", min_steps)
-    if steps < 1:
-        raise ValueError(f"min_steps must be >= 1, got {steps}")
-    run = 0
-    for v in arr:
-        run = run + 1 if v else 0
-        if run >= steps:
-            return True
-    return False
 
 
 # --------------------------------------------------------------------------- #

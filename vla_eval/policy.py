@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from vla_eval.errors import UsageError
-from vla_eval.registry import Registry, import_object
+from vla_eval.registry import Discovery, Registry, import_object
 from vla_eval.types import Observation, PolicySpec
 
 POLICY_METHODS = ("metadata", "reset", "infer_batch")
@@ -42,18 +42,13 @@ class Policy(abc.ABC):
         """Release resources (servers, GPU memory)."""
 
 
-POLICIES: Registry[type] = Registry("policy")
-# Lazy entries: the module is imported only when the name is used.
-POLICIES.register("noop", "vla_eval.policies.baselines:NoopPolicy")
-POLICIES.register("random", "vla_eval.policies.baselines:RandomPolicy")
-POLICIES.register("scripted_libero", "vla_eval.policies.scripted:LiberoScriptedExpert")
-POLICIES.register("scripted_simpler", "vla_eval.policies.scripted:SimplerWidowXExpert")
-POLICIES.register("qwen_vla", "vla_eval.policies.qwen_vla:QwenVLAPolicy")
-POLICIES.register("replay", "vla_eval.policies.replay:ReplayPolicy")
-
-# URL schemes: ``--policy SCHEME://ADDRESS`` constructs the class with ``url=`` the whole string.
-POLICY_SCHEMES: Registry[type] = Registry("policy scheme")
-POLICY_SCHEMES.register("openpi", "vla_eval.policies.openpi:OpenpiPolicy")
+# Each policy package (policies/<name>/__init__.py) declares its names: POLICIES = {name: "module:Class"}
+# and POLICY_SCHEMES = {scheme: "module:Class"} (``--policy SCHEME://ADDRESS`` constructs the class with
+# ``url=`` the whole string). Other distributions use the entry-point groups of the same names.
+POLICIES: Registry[type] = Registry("policy", Discovery("POLICIES", ("vla_eval.policies",), "vla_eval.policies"))
+POLICY_SCHEMES: Registry[type] = Registry(
+    "policy scheme", Discovery("POLICY_SCHEMES", ("vla_eval.policies",), "vla_eval.policy_schemes")
+)
 
 
 def policy_scheme(name_or_path: str) -> str | None:

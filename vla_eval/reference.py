@@ -37,7 +37,7 @@ class MetricMap:
 
 
 # Published metric name -> our metric. Rates/SPL/nDTW are fractions here and percent in papers;
-# DOMINO MS/RC are 0..100 in both (vla_eval.metrics); NE is in metres in both.
+# DOMINO MS/RC are 0..100 in both (suites/domino/metrics.py); NE is in metres in both.
 REFERENCE_METRICS: Mapping[str, MetricMap] = {
     "SR": MetricMap("success", 100.0),
     "OSR": MetricMap("oracle_success", 100.0),

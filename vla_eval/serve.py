@@ -42,6 +42,7 @@ from typing import Any, Optional
 import numpy as np
 
 from vla_eval import wire
+from vla_eval.codecs import DEFAULT_CODEC, get_codec
 from vla_eval.errors import UsageError
 from vla_eval.executors.replica_core import ReplicaCore
 from vla_eval.types import Observation, PolicySpec
@@ -84,14 +85,14 @@ class PolicyServer:
         embodiment: str = "",
         label: str = "",
         extra_metadata: dict[str, Any] | None = None,
+        codec: str = DEFAULT_CODEC,
     ) -> None:
-        from vla_eval.policies.openpi.mapping import get_mapping
-
         self.policy = policy
         self.core = ReplicaCore(policy)  # metadata, inference with per-request errors, reset
         self.spec: PolicySpec = self.core.metadata()
         self.label = label or self.spec.name
-        self.mapping = get_mapping(mapping)
+        self.codec = get_codec(codec)
+        self.mapping = self.codec.mapping(mapping)
         self.host = host
         self.port = port
         self.token = token or None
@@ -142,16 +143,14 @@ class PolicyServer:
 
     # --- observations -----------------------------------------------------------------------
     def _observation(self, d: Any, s: _Session) -> Observation:
-        from vla_eval.policies.openpi.mapping import EPISODE_KEY, STEP_KEY
-
         if not isinstance(d, dict):
             raise ValueError(f"an observation must be a msgpack map, got {type(d).__name__}")
         images, state, instruction = self.mapping.from_wire(d)
         missing = [c for c in self.spec.cameras if c not in images]
         if missing:
             raise ValueError(f"observation lacks cameras {missing} (has {sorted(images)})")
-        episode = d.get(EPISODE_KEY) or s.episode
-        step = d.get(STEP_KEY)
+        episode = d.get(self.codec.episode_key) or s.episode
+        step = d.get(self.codec.step_key)
         step = int(step) if isinstance(step, (int, np.integer)) else s.steps
         s.steps += 1
         emb = d.get("embodiment") if self.mapping.name == "generic" else None
@@ -329,7 +328,6 @@ def serve(
         max_batch: Most requests in one infer_batch call (default: the policy's max_batch).
         max_wait_ms: Longest wait for more requests once one arrived, before running a batch.
     """
-    from vla_eval.policies.openpi.mapping import mapping_for_embodiment
     from vla_eval.policy import load_policy, parse_policy_args, resolve_policy_class
 
     if not 0 <= port <= 65535:
@@ -354,7 +352,7 @@ def serve(
         s = get_suite(suite)
         kwargs = policy_kwargs(policy, s, user)
         embodiment = s.protocol.embodiment
-        mapping = mapping_for_embodiment(embodiment).name
+        mapping = get_codec().mapping_for_embodiment(embodiment).name
     else:
         resolve_policy_class(policy)
     pol = load_policy(policy, kwargs)

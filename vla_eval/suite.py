@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
-import importlib
 import json
-import pkgutil
 
 try:
     import tomllib
@@ -26,7 +24,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from vla_eval.errors import UsageError
-from vla_eval.registry import Registry
+from vla_eval.registry import Discovery, Registry
 from vla_eval.types import EpisodeSpec, Observation, PolicySpec
 
 
@@ -294,38 +292,15 @@ class Suite(abc.ABC):
         return {}
 
 
-SUITES: Registry[type] = Registry("suite")
-_discovered = False
-
-
-def _discover() -> None:
-    global _discovered
-    if _discovered:
-        return
-    _discovered = True
-    import vla_eval.suites as pkg
-
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if info.ispkg:
-            mod = importlib.import_module(f"vla_eval.suites.{info.name}")
-            for name, target in getattr(mod, "SUITES", {}).items():
-                SUITES.register(name, target)
-    try:
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group="vla_eval.suites"):
-            SUITES.register(ep.name, ep.value)
-    except Exception:  # pragma: no cover - broken third-party metadata must not break the core
-        pass
+# Each suite package exposes SUITES; other distributions use the "vla_eval.suites" entry-point group.
+SUITES: Registry[type] = Registry("suite", Discovery("SUITES", ("vla_eval.suites",), "vla_eval.suites"))
 
 
 def suite_names() -> list[str]:
-    _discover()
     return SUITES.names()
 
 
 def get_suite(name: str) -> Suite:
-    _discover()
     cls = SUITES.get(name)
     return cls(name)
 

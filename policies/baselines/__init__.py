@@ -14,6 +14,11 @@ import numpy as np
 from vla_eval.policy import Policy
 from vla_eval.types import Observation, PolicySpec
 
+POLICIES = {
+    "noop": "vla_eval.policies.baselines:NoopPolicy",
+    "random": "vla_eval.policies.baselines:RandomPolicy",
+}
+
 
 class NoopPolicy(Policy):
     """Returns the suite's idle action (LIBERO: zero motion, gripper open = -1)."""

@@ -7,3 +7,6 @@ with ``vla-eval serve``. websockets is imported only when a connection is opened
 from vla_eval.policies.openpi.client import OpenpiPolicy, RemotePolicyError
 
 __all__ = ["OpenpiPolicy", "RemotePolicyError"]
+
+POLICY_SCHEMES = {"openpi": "vla_eval.policies.openpi:OpenpiPolicy"}
+SERVE_CODECS = {"openpi": "vla_eval.policies.openpi.mapping:CODEC"}

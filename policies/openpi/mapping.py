@@ -150,3 +150,17 @@ def get_mapping(name: str) -> ObsMapping:
 
 def mapping_for_embodiment(embodiment: str) -> ObsMapping:
     return MAPPINGS[EMBODIMENT_MAPPINGS.get(embodiment, "generic")]
+
+
+@dataclass(frozen=True)
+class OpenpiCodec:
+    """What ``vla-eval serve`` needs of this wire format (``vla_eval.codecs.ServeCodec``)."""
+
+    episode_key: str
+    step_key: str
+    mapping: Callable[[str], ObsMapping]
+    mapping_for_embodiment: Callable[[str], ObsMapping]
+
+
+# Registered as the serve codec "openpi" (SERVE_CODECS in this package's __init__).
+CODEC = OpenpiCodec(EPISODE_KEY, STEP_KEY, get_mapping, mapping_for_embodiment)

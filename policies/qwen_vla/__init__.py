@@ -11,6 +11,9 @@ from typing import Any
 
 __all__ = ["QwenVLAPolicy", "make_tiny_checkpoint"]
 
+POLICIES = {"qwen_vla": "vla_eval.policies.qwen_vla:QwenVLAPolicy"}
+COMMANDS = {"make-tiny-qwen-vla": "vla_eval.policies.qwen_vla.commands:make_tiny_qwen_vla"}
+
 
 def __getattr__(name: str) -> Any:
     if name == "QwenVLAPolicy":

@@ -22,6 +22,8 @@ from vla_eval.policy import Policy
 from vla_eval.trajectory import DIR, Trajectory, load
 from vla_eval.types import Observation, PolicySpec
 
+POLICIES = {"replay": "vla_eval.policies.replay:ReplayPolicy"}
+
 
 class ReplayPolicy(Policy):
     def __init__(

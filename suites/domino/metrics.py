@@ -4,7 +4,10 @@ H-EmbodVis/DOMINO script/eval_metrics.py (EvalMetricsTracker) records, per episo
 end-effector position at the start and after every policy step, the dynamic target's position
 (and where it was when it left the workspace), an out-of-bounds event, and the clutter objects
 the robot touched (each once). Route completion and manipulation score are then computed here
-with vla_eval.metrics.route_completion / manipulation_score.
+(``route_completion`` / ``manipulation_score``, the formulas of protocols.md section 5).
+
+Scale: route completion and manipulation score are on ``[0, 100]``, as in DOMINO's
+``script/eval_metrics.py``. Bad input to the formulas raises ``ValueError`` naming the argument.
 """
 
 from __future__ import annotations
@@ -13,7 +16,76 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from vla_eval.metrics import manipulation_score, route_completion
+from vla_eval.checks import count, flag, real
+
+
+def route_completion(success: bool, dynamic: bool, d0_per_arm: Sequence[float], dT_per_arm: Sequence[float]) -> float:
+    """DOMINO Route Completion (RC) of one episode, on the 0..100 scale.
+
+    Source: protocols.md §5 (H-EmbodVis/DOMINO script/eval_metrics.py,
+    ``compute_route_completion``):
+      * success -> 100;
+      * failed static (non-dynamic) episode -> 0;
+      * failed dynamic episode -> max over arms of a per-arm progress, x 100:
+          - ``d0 >= 0.01``: ``clip((d0 - dT) / d0, 0, 1)``;
+          - ``d0 < 0.01`` (arm started on the target): 1.0 if ``dT < 0.05`` else 0.5.
+        ``d`` is the end-effector to target distance (target position where it
+        went out of bounds), ``d0`` at the start and ``dT`` at the end.
+
+    Scale choice: the d0 < 0.01 rule is applied, as upstream, on the 0..1
+    progress scale *before* the x100, so it contributes **100** (dT < 0.05) or
+    **50** (otherwise) to the 0..100 RC.
+
+    ``d0_per_arm`` and ``dT_per_arm`` are per-arm distances (>= 0, finite) of
+    equal length; they must be non-empty for a failed dynamic episode (upstream
+    falls back to RC = 0 when no arm position is known; here missing data is an
+    error).  They are validated whenever given, even when they do not matter.
+    """
+    s = flag("success", success)
+    dyn = flag("dynamic", dynamic)
+    for name, seq in (("d0_per_arm", d0_per_arm), ("dT_per_arm", dT_per_arm)):
+        if isinstance(seq, (str, bytes)) or np.ndim(seq) != 1:
+            raise ValueError(f"{name} must be a 1-D sequence of per-arm distances, got {seq!r}")
+    d0_list = list(d0_per_arm)
+    dT_list = list(dT_per_arm)
+    if len(d0_list) != len(dT_list):
+        raise ValueError(f"d0_per_arm and dT_per_arm must have the same length, got {len(d0_list)} and {len(dT_list)}")
+    d0 = [real(f"d0_per_arm[{i}]", v, min_value=0.0) for i, v in enumerate(d0_list)]
+    dT = [real(f"dT_per_arm[{i}]", v, min_value=0.0) for i, v in enumerate(dT_list)]
+    if s:
+        return 100.0
+    if not dyn:
+        return 0.0
+    if not d0:
+        raise ValueError("a failed dynamic episode needs at least one arm's d0/dT distances")
+    best = 0.0
+    for a0, aT in zip(d0, dT):
+        if a0 < 0.01:
+            progress = 1.0 if aT < 0.05 else 0.5
+        else:
+            progress = min(1.0, max(0.0, (a0 - aT) / a0))
+        best = max(best, progress)
+    return best * 100.0
+
+
+def manipulation_score(rc: float, out_of_bounds: bool, clutter_collisions: int) -> float:
+    """DOMINO Manipulation Score (MS) of one episode: ``RC x prod(penalty factors)``.
+
+    Source: protocols.md §5 (H-EmbodVis/DOMINO script/eval_metrics.py):
+    out-of-bounds factor 0.5 (applied once here), 0.8 per clutter object the
+    robot collided with (upstream penalizes each clutter object once per episode,
+    so pass the number of *distinct* clutter objects hit):
+    ``MS = rc * (0.5 if out_of_bounds else 1) * 0.8 ** clutter_collisions``.
+
+    ``rc`` is on the 0..100 scale (see ``route_completion``).  Raises ValueError
+    for rc outside [0, 100] or NaN, and for negative / non-integer collision counts.
+    """
+    rc = real("rc", rc, min_value=0.0)
+    if rc > 100.0:
+        raise ValueError(f"rc must be in [0, 100], got {rc}")
+    oob = flag("out_of_bounds", out_of_bounds)
+    n_coll = count("clutter_collisions", clutter_collisions)
+    return rc * (0.5 if oob else 1.0) * (0.8**n_coll)
 
 
 def arm_distances(

@@ -16,7 +16,7 @@ The task is rebuilt on habitat-sim's own API (no habitat-lab needed):
   integer, out of the table) ends the episode with an error naming it.
 * per step (and at reset) the agent position and the geodesic distance to the goals
   (``MultiGoalShortestPath`` to every goal position, as habitat-lab's ``geodesic_distance``) are
-  recorded; the metrics come from those series through ``vla_eval.metrics`` (see ``NavRecorder``).
+  recorded; the metrics come from those series through ``metrics`` (see ``NavRecorder``).
 * the episode also ends after ``max_steps`` actions (STOP included), as ENVIRONMENT.MAX_EPISODE_STEPS.
 
 Observation: images["rgb"] (uint8, the RGB sensor); extras["depth"] (float32 [H, W, 1], habitat-lab's
@@ -37,8 +37,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from vla_eval import metrics
 from vla_eval.suite import Protocol, SuiteEnv
+from vla_eval.suites.vlnce import metrics
 from vla_eval.suites.vlnce import ndtw as vlnce_ndtw
 from vla_eval.suites.vlnce.dataset import NavEpisode, load_episodes, load_gt, scene_path
 from vla_eval.types import EpisodeSpec, Observation
@@ -86,7 +86,7 @@ class NavRecorder:
 
     ``positions[k]`` / ``distances[k]``: agent position and geodesic distance to the goal after k
     actions (k = 0 is the start); STOP adds an entry too (unchanged position), so both lists have
-    ``steps + 1`` entries. Metrics (protocols.md section 6; vla_eval.metrics):
+    ``steps + 1`` entries. Metrics (protocols.md section 6; suites/vlnce/metrics.py):
 
     * success = STOP called and final distance < d (strict), d = 3.0;
     * SPL with l = the distance at reset (habitat-lab SPL's start_end_episode_distance, not the

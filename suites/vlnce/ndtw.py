@@ -9,7 +9,7 @@ an approximation whose distance is >= the exact DTW), and
 
     nDTW = exp(-distance / (len(gt_locations) * SUCCESS_DISTANCE)),   SDTW = success * nDTW.
 
-``exact`` columns use the same locations with the exact DTW of ``vla_eval.metrics`` (the
+``exact`` columns use the same locations with the exact DTW of ``metrics.dtw_distance`` (the
 definition of Magalhaes et al. 2019, which VLN-CE runs with FDTW = False). Each row keeps the
 whole position series (start included) and the ground-truth locations, so both can be recomputed
 with :func:`from_row`.
@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Mapping, Sequence
 
 import numpy as np
 
-from vla_eval import metrics
+from vla_eval.suites.vlnce import metrics
 
 
 def measure_locations(positions: Sequence[Sequence[float]]) -> List[List[float]]:

@@ -1,6 +1,7 @@
 """``vla-eval make-tiny-qwen-vla OUT_DIR``: a tiny random Qwen-VLA checkpoint, built offline.
 
-The command imports torch and transformers only when it runs (the ``qwen`` extra).
+A subcommand this package contributes (``COMMANDS`` in its ``__init__``). The command imports
+torch and transformers only when it runs (the ``qwen`` extra).
 """
 
 from __future__ import annotations

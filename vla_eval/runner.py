@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,37 +28,11 @@ from vla_eval.policy import load_policy, parse_policy_args, resolve_policy_class
 from vla_eval.render import print_table, write_report
 from vla_eval.report import aggregate
 from vla_eval.rollout import LoopConfig, PolicyCrashed, run_episodes
+from vla_eval.run_config import RunConfig, check_config
 from vla_eval.runlock import check_free
 from vla_eval.suite import Suite, get_suite
 from vla_eval.types import EpisodeResult, EpisodeSpec, PolicySpec
 from vla_eval.wire import policy_spec_from_dict
-
-VIDEO_MODES = ("failures", "all", "none")
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    suite: str
-    policy: str
-    out: Path
-    tasks: str | None = None
-    episodes: str | None = None
-    max_steps: int | None = None
-    workers: int = 1
-    replan_steps: int | None = None
-    policy_args: tuple[str, ...] = ()
-    in_process: bool = False
-    reply_timeout: float = 600.0
-    retry_errors: bool = False
-    max_retries: int = 2
-    batch_wait_ms: float | None = None  # None: adaptive (see LoopConfig)
-    gpus: str = "auto"
-    python: str | None = None
-    executor: str = "local"
-    ray_address: str | None = None
-    record_video: str | None = None  # None: "failures" when the video extra is installed
-    reproduces: str | None = None
-    record_trajectory: bool = False  # OUT/trajectories/<episode_id>.npz per episode (vla_eval.trajectory)
 
 
 def policy_kwargs(name_or_path: str, suite: Suite, user: dict[str, Any]) -> dict[str, Any]:
@@ -122,8 +95,6 @@ def _progress():
 
 
 def _video_mode(cfg: RunConfig, pspec: PolicySpec) -> str:
-    if cfg.record_video is not None and cfg.record_video not in VIDEO_MODES:
-        raise UsageError(f"--record-video must be one of {', '.join(VIDEO_MODES)}, got {cfg.record_video!r}")
     mode = cfg.record_video or "failures"
     if mode == "none" or not pspec.cameras:
         return "none"  # videos show the policy's own camera views; a policy without cameras has none
@@ -138,28 +109,13 @@ def _video_mode(cfg: RunConfig, pspec: PolicySpec) -> str:
     return mode
 
 
-def _check(cfg: RunConfig) -> None:
-    if cfg.workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {cfg.workers}")
-    if cfg.in_process and cfg.workers != 1:
-        raise UsageError("--in-process runs exactly one worker; drop --workers or --in-process")
-    if cfg.replan_steps is not None and cfg.replan_steps < 1:
-        raise UsageError(f"--replan-steps must be >= 1, got {cfg.replan_steps}")
-    if cfg.max_retries < 0 or (cfg.batch_wait_ms or 0) < 0 or cfg.reply_timeout <= 0:
-        raise UsageError("--max-retries and --batch-wait-ms must be >= 0 and --reply-timeout > 0")
-    if cfg.executor not in ("local", "ray"):
-        raise UsageError(f"--executor must be local or ray, got {cfg.executor!r}")
-    if cfg.executor == "ray" and cfg.in_process:
-        raise UsageError("--in-process is for the local executor")
-
-
 def _todo(specs: list[EpisodeSpec], finished: dict[str, dict[str, Any]], retry_errors: bool) -> list[EpisodeSpec]:
     redo = {"error"} if retry_errors else set()
     return [s for s in specs if s.episode_id not in finished or finished[s.episode_id]["status"] in redo]
 
 
 def run(cfg: RunConfig) -> int:
-    _check(cfg)
+    check_config(cfg)
     check_free(cfg.out)  # another run holds OUT: refuse before loading anything
     suite = get_suite(cfg.suite)
     specs = suite.plan(cfg.tasks, cfg.episodes, cfg.max_steps)

@@ -23,7 +23,7 @@ from vla_eval.errors import UsageError
 from vla_eval.executors.local import WorkerDied
 from vla_eval.executors.replicas import PolicyCrashed
 from vla_eval.gpus import visible_gpus
-from vla_eval.types import Observation
+from vla_eval.types import Observation, PolicySpec
 
 
 def _ray():
@@ -129,6 +129,9 @@ class RayPolicy:
 
     def wait_handle(self) -> Any:
         return self.ref if self.busy else None
+
+    def metadata(self) -> PolicySpec:
+        return wire.policy_spec_from_dict(_ray().get(self.actor.metadata.remote()))
 
     def reset(self, env_ids: Sequence[int] | None) -> None:
         self.actor.reset.remote(list(env_ids) if env_ids is not None else None)

@@ -1,7 +1,8 @@
 """Policy replicas: the policy object in the runner's process, or one process per GPU.
 
-Both answer ``submit(observations)`` then ``collect() -> (actions, seconds)``; ``collect``
-raises PolicyCrashed when the policy raised. One batch is in flight per replica at a time.
+Both answer ``metadata() -> PolicySpec``, ``submit(observations)`` then ``collect() -> (actions,
+seconds)``; ``collect`` raises PolicyCrashed when the policy raised. One batch is in flight per
+replica at a time.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Mapping, Sequence
 
 from vla_eval import wire
 from vla_eval.executors.local import open_log, spawn
-from vla_eval.types import Observation
+from vla_eval.types import Observation, PolicySpec
 
 
 class PolicyCrashed(RuntimeError):
@@ -34,6 +35,9 @@ class InProcessPolicy:
         self.busy = False
         self._result: tuple[Any, float] | None = None
         self._error: BaseException | None = None
+
+    def metadata(self) -> PolicySpec:
+        return self.policy.metadata()
 
     def ready_now(self) -> bool:
         return self.busy
@@ -121,10 +125,9 @@ class ProcessPolicy:
                 code = self.proc.wait(timeout=5)
         return f"policy replica {self.index} ({self.label!r}) died (exit code {code})"
 
-    def metadata(self) -> dict[str, Any]:
+    def metadata(self) -> PolicySpec:
         self._send({"op": "metadata"})
-        reply = self._recv()
-        return reply["spec"]
+        return wire.policy_spec_from_dict(self._recv()["spec"])
 
     def reset(self, env_ids: Sequence[int] | None) -> None:
         self._send({"op": "reset", "env_ids": list(env_ids) if env_ids is not None else None})

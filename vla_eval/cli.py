@@ -19,85 +19,8 @@ import tyro
 
 from vla_eval.errors import UsageError
 from vla_eval.registry import Discovery, Registry
+from vla_eval.run_config import RunConfig
 from vla_eval.serve import serve
-
-
-def run(
-    suite: str,
-    policy: str,
-    out: Path,
-    tasks: Optional[str] = None,
-    episodes: Optional[str] = None,
-    max_steps: Optional[int] = None,
-    workers: int = 1,
-    replan_steps: Optional[int] = None,
-    policy_args: tuple[str, ...] = (),
-    in_process: bool = False,
-    reply_timeout: float = 600.0,
-    retry_errors: bool = False,
-    max_retries: int = 2,
-    batch_wait_ms: Optional[float] = None,
-    gpus: str = "auto",
-    python: Optional[str] = None,
-    executor: str = "local",
-    ray_address: Optional[str] = None,
-    record_video: Optional[str] = None,
-    reproduces: Optional[str] = None,
-    record_trajectory: bool = False,
-) -> int:
-    """Run a suite's episodes with a policy; results go to OUT/episodes.jsonl.
-
-    Args:
-        suite: Suite name (see `vla-eval suites`).
-        policy: A registered policy name (noop, random) or package.module:ClassName.
-        out: Run directory. Running again with the same configuration resumes it.
-        tasks: Task indices, e.g. "0,3" or "0:5" (default: all).
-        episodes: Episode indices per task, e.g. "0:5" or "0,7" (default: all of the protocol's).
-        max_steps: Override the protocol's step limit (shortened runs; not comparable to published numbers).
-        workers: Simulator worker processes, fed from one queue of episodes.
-        replan_steps: Actions executed from each chunk before re-planning (default: the policy's, else the suite's).
-        policy_args: Policy constructor arguments as KEY=VALUE (values parsed as JSON when they can be).
-        in_process: Run the simulator in this process (debugging; no crash isolation, no watchdog).
-        reply_timeout: Seconds without a reply from a simulator worker before it is killed (error class "timeout").
-        retry_errors: Also re-run episodes that ended with status "error" in OUT.
-        max_retries: Extra attempts for an episode whose worker died, hung or raised, before it is an error.
-        batch_wait_ms: How long a partial batch waits for envs still stepping (default: adaptive, 1.5x the mean step time, at most 200 ms).
-        gpus: GPUs to use: auto (all visible), none, or ids such as 0,1. One policy replica per GPU.
-        python: Interpreter for the env workers (default: the suite's own env if built, else this one).
-        executor: local (worker processes on this machine) or ray (needs the ray extra).
-        ray_address: Ray cluster address for --executor ray (default: start a local instance).
-        record_video: failures, all or none: MP4s of the policy's camera views (default: failures, when the video extra is installed).
-        reproduces: Label this run as a reproduction of a published reference row (a method name).
-        record_trajectory: Write each episode's executed actions, states, done/success per step and timings to OUT/trajectories/<episode_id>.npz (replay them with --policy replay).
-    """
-    from vla_eval.runner import RunConfig
-    from vla_eval.runner import run as run_
-
-    return run_(
-        RunConfig(
-            suite=suite,
-            policy=policy,
-            out=out,
-            tasks=tasks,
-            episodes=episodes,
-            max_steps=max_steps,
-            workers=workers,
-            replan_steps=replan_steps,
-            policy_args=tuple(policy_args),
-            in_process=in_process,
-            reply_timeout=reply_timeout,
-            retry_errors=retry_errors,
-            max_retries=max_retries,
-            batch_wait_ms=batch_wait_ms,
-            gpus=gpus,
-            python=python,
-            executor=executor,
-            ray_address=ray_address,
-            record_video=record_video,
-            reproduces=reproduces,
-            record_trajectory=record_trajectory,
-        )
-    )
 
 
 def suites() -> int:
@@ -263,7 +186,7 @@ def doctor(
 
 
 COMMANDS = {
-    "run": run,
+    "run": RunConfig,  # tyro parses the dataclass; main hands it to the runner
     "suites": suites,
     "report": report,
     "compare": compare,
@@ -297,6 +220,10 @@ def commands() -> dict:
 def main(argv: list[str] | None = None) -> None:
     try:
         code = tyro.extras.subcommand_cli_from_dict(commands(), args=argv, prog="vla-eval")
+        if isinstance(code, RunConfig):
+            from vla_eval.runner import run
+
+            code = run(code)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -1,4 +1,15 @@
-"""``vla-eval run``: plan, check, then run the episodes that are not in the ledger yet.
+"""``vla-eval run``: plan, then execute the episodes that are not in the ledger yet.
+
+The stages, in order (``run`` = ``execute(plan(cfg))``):
+
+1. ``plan(cfg) -> RunPlan``: every check that needs no policy instance (config values, OUT's lock,
+   suite, episode selection, policy class and arguments, GPUs, video, worker interpreter). Pure:
+   it writes nothing.
+2. ``start_policy``: the policy replicas (in-process, one process per GPU, or Ray actors).
+3. ``check_policy``: the replicas' metadata (they must agree) against the suite.
+4. the ledger: OUT must hold this configuration or nothing; finished episodes are skipped.
+5. ``probe_suite``: the simulator starts in the workers' interpreter.
+6. the ledger is opened (the first write), the episodes run, 7. the report.
 
 Every check on user input happens before anything is written: unknown suite, bad
 selections, a policy that does not load, GPUs that do not exist, a mismatched OUT, a suite
@@ -7,7 +18,7 @@ environment or simulator that cannot run here.
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import inspect
 import json
 import os
@@ -17,9 +28,7 @@ import tempfile
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import Any, Mapping, Sequence
 
 from vla_eval import outcomes
 from vla_eval.errors import SimulatorUnavailable, UsageError
@@ -28,38 +37,14 @@ from vla_eval.ledger import Ledger, LedgerRow, result_row
 from vla_eval.policy import load_policy, parse_policy_args, resolve_policy_class
 from vla_eval.render import print_table, write_report
 from vla_eval.report import aggregate
-from vla_eval.rollout import LoopConfig, PolicyCrashed, run_episodes
+from vla_eval.rollout import PolicyCrashed, run_episodes
+from vla_eval.run_config import RunConfig, check_config
+from vla_eval.run_plan import RunPlan
 from vla_eval.runlock import check_free
 from vla_eval.suite import Suite, get_suite
 from vla_eval.types import EpisodeResult, EpisodeSpec, EpisodeStatus, PolicySpec
-from vla_eval.wire import policy_spec_from_dict, policy_spec_to_dict
 
-VIDEO_MODES = ("failures", "all", "none")
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    suite: str
-    policy: str
-    out: Path
-    tasks: str | None = None
-    episodes: str | None = None
-    max_steps: int | None = None
-    workers: int = 1
-    replan_steps: int | None = None
-    policy_args: tuple[str, ...] = ()
-    in_process: bool = False
-    reply_timeout: float = 600.0
-    retry_errors: bool = False
-    max_retries: int = 2
-    batch_wait_ms: float | None = None  # None: adaptive (see LoopConfig)
-    gpus: str = "auto"
-    python: str | None = None
-    executor: str = "local"
-    ray_address: str | None = None
-    record_video: str | None = None  # None: "failures" when the video extra is installed
-    reproduces: str | None = None
-    record_trajectory: bool = False  # OUT/trajectories/<episode_id>.npz per episode (vla_eval.trajectory)
+__all__ = ["RunConfig", "RunPlan", "execute", "plan", "policy_kwargs", "probe_suite", "run"]
 
 
 def policy_kwargs(name_or_path: str, suite: Suite, user: dict[str, Any]) -> dict[str, Any]:
@@ -121,12 +106,11 @@ def _progress():
     )
 
 
-def _video_mode(cfg: RunConfig, pspec: PolicySpec) -> str:
-    if cfg.record_video is not None and cfg.record_video not in VIDEO_MODES:
-        raise UsageError(f"--record-video must be one of {', '.join(VIDEO_MODES)}, got {cfg.record_video!r}")
+def _video_mode(cfg: RunConfig) -> str:
+    """The mode for a policy with cameras; asking for videos without the video extra is an error."""
     mode = cfg.record_video or "failures"
-    if mode == "none" or not pspec.cameras:
-        return "none"  # videos show the policy's own camera views; a policy without cameras has none
+    if mode == "none":
+        return "none"
     try:
         import imageio_ffmpeg  # noqa: F401
 
@@ -138,98 +122,120 @@ def _video_mode(cfg: RunConfig, pspec: PolicySpec) -> str:
     return mode
 
 
-def _check(cfg: RunConfig) -> None:
-    if cfg.workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {cfg.workers}")
-    if cfg.in_process and cfg.workers != 1:
-        raise UsageError("--in-process runs exactly one worker; drop --workers or --in-process")
-    if cfg.replan_steps is not None and cfg.replan_steps < 1:
-        raise UsageError(f"--replan-steps must be >= 1, got {cfg.replan_steps}")
-    if cfg.max_retries < 0 or (cfg.batch_wait_ms or 0) < 0 or cfg.reply_timeout <= 0:
-        raise UsageError("--max-retries and --batch-wait-ms must be >= 0 and --reply-timeout > 0")
-    if cfg.executor not in ("local", "ray"):
-        raise UsageError(f"--executor must be local or ray, got {cfg.executor!r}")
-    if cfg.executor == "ray" and cfg.in_process:
-        raise UsageError("--in-process is for the local executor")
+def plan(cfg: RunConfig) -> RunPlan:
+    """Resolve and validate ``cfg``; raises UsageError on bad input. Loads no policy and writes nothing."""
+    from vla_eval.envs import worker_python
+
+    check_config(cfg)
+    check_free(cfg.out)  # another run holds OUT: refuse before loading anything
+    suite = get_suite(cfg.suite)
+    episodes = tuple(suite.plan(cfg.tasks, cfg.episodes, cfg.max_steps))
+    user_args = parse_policy_args(cfg.policy_args)
+    policy_class = resolve_policy_class(cfg.policy)
+    kwargs = policy_kwargs(cfg.policy, suite, user_args)
+    # Ray's GPUs are the cluster's, known once it is up (start_policy).
+    placement = None if cfg.executor == "ray" else Placement(tuple(choose_gpus(cfg.gpus)))
+    return RunPlan(
+        config=cfg,
+        suite=suite,
+        episodes=episodes,
+        policy=cfg.policy,
+        policy_class=policy_class,
+        policy_args=user_args,
+        policy_kwargs=kwargs,
+        executor=cfg.executor,
+        placement=placement,
+        video_mode=_video_mode(cfg),
+        python=worker_python(suite, cfg.python),
+    )
 
 
-def _todo(specs: list[EpisodeSpec], finished: dict[str, LedgerRow], retry_errors: bool) -> list[EpisodeSpec]:
+@dataclass(frozen=True)
+class PolicyReplicas:
+    """The started replicas of the policy and where they run."""
+
+    replicas: tuple[Any, ...]  # each answers metadata(), reset, submit, collect, close
+    placement: Placement
+    cluster: Any = None  # the RayCluster with --executor ray
+
+
+def start_policy(p: RunPlan, stack: contextlib.ExitStack) -> PolicyReplicas:
+    """Start the policy's replicas; ``stack`` closes them (and a Ray cluster this run started)."""
+    from vla_eval.executors.replicas import InProcessPolicy, ProcessPolicy
+
+    if p.executor == "ray":
+        from vla_eval.executors.ray_executor import RayCluster
+
+        cluster = RayCluster(p.config.ray_address)
+        stack.callback(cluster.shutdown)
+        n_gpus = _ray_gpus(p.config.gpus, cluster.gpus())
+        replicas = cluster.start_replicas(p.policy, p.policy_kwargs, p.policy, n_gpus)
+        for r in replicas:
+            stack.callback(r.close)
+        return PolicyReplicas(tuple(replicas), Placement(tuple(str(i) for i in range(n_gpus))), cluster)
+    placement = p.placement
+    assert placement is not None
+    if placement.in_process_policy:
+        replica = InProcessPolicy(load_policy(p.policy, p.policy_kwargs), p.policy)
+        stack.callback(replica.close)
+        return PolicyReplicas((replica,), placement)
+    logs = Path(tempfile.mkdtemp(prefix="vla-eval-replicas-"))
+    started = []
+    for i in range(placement.replicas):
+        r = ProcessPolicy(i, p.policy, p.policy_kwargs, p.policy, placement.replica_env(i), logs / f"replica-{i}.log")
+        stack.callback(r.close)
+        started.append(r)
+    return PolicyReplicas(tuple(started), placement)
+
+
+def check_policy(p: RunPlan, replicas: Sequence[Any]) -> PolicySpec:
+    """The policy's metadata, the same from every replica, checked against the suite."""
+    specs = [r.metadata() for r in replicas]
+    if any(s != specs[0] for s in specs[1:]):
+        raise UsageError(f"policy replicas disagree on their metadata: {sorted({repr(s) for s in specs})}")
+    p.suite.check_policy(specs[0])
+    return specs[0]
+
+
+@dataclass(frozen=True)
+class Execution:
+    """A planned run with its policy started and checked, and the simulator probed."""
+
+    plan: RunPlan
+    policy: PolicySpec  # as the replicas report it (the effective replan steps are the plan's)
+    replicas: PolicyReplicas
+    probe: Mapping[str, Any]  # probe_suite's answer: simulator versions, env for the workers
+
+
+def _todo(specs: Sequence[EpisodeSpec], finished: dict[str, LedgerRow], retry_errors: bool) -> list[EpisodeSpec]:
     redo = {EpisodeStatus.ERROR} if retry_errors else set()
     return [s for s in specs if s.episode_id not in finished or finished[s.episode_id].status in redo]
 
 
 def run(cfg: RunConfig) -> int:
-    _check(cfg)
-    check_free(cfg.out)  # another run holds OUT: refuse before loading anything
-    suite = get_suite(cfg.suite)
-    specs = suite.plan(cfg.tasks, cfg.episodes, cfg.max_steps)
-    user_args = parse_policy_args(cfg.policy_args)
-    kwargs = policy_kwargs(cfg.policy, suite, user_args)
+    return execute(plan(cfg))
+
+
+def execute(p: RunPlan) -> int:
+    """Run a plan: 0 done, 1 the policy crashed, 130 interrupted (finished episodes are kept)."""
     err = sys.stderr
-
-    from vla_eval.executors.replicas import InProcessPolicy, ProcessPolicy
-
-    replicas: list[Any] = []
-    cluster = None
-    try:
-        if cfg.executor == "ray":
-            from vla_eval.executors.ray_executor import RayCluster
-
-            cluster = RayCluster(cfg.ray_address)
-            n_gpus = _ray_gpus(cfg.gpus, cluster.gpus())
-            placement = Placement(tuple(str(i) for i in range(n_gpus)))
-            replicas = cluster.start_replicas(cfg.policy, kwargs, cfg.policy, n_gpus)
-            pspec = replicas[0].metadata()
-        elif (placement := Placement(tuple(choose_gpus(cfg.gpus)))).in_process_policy:
-            policy = load_policy(cfg.policy, kwargs)
-            pspec = policy.metadata()
-            replicas = [InProcessPolicy(policy, cfg.policy)]
-        else:
-            logs = Path(tempfile.mkdtemp(prefix="vla-eval-replicas-"))
-            replicas = [
-                ProcessPolicy(i, cfg.policy, kwargs, cfg.policy, placement.replica_env(i), logs / f"replica-{i}.log")
-                for i in range(placement.replicas)
-            ]
-            metas = {json.dumps(policy_spec_to_dict(r.metadata()), sort_keys=True) for r in replicas}
-            if len(metas) != 1:
-                raise UsageError(f"policy replicas disagree on their metadata: {sorted(metas)}")
-            pspec = policy_spec_from_dict(json.loads(metas.pop()))
-        suite.check_policy(pspec)
-        p = suite.protocol
-        replan = cfg.replan_steps or pspec.replan_steps or p.replan_steps
-        video_mode = _video_mode(cfg, pspec)
-
-        from vla_eval.envs import worker_python
-
-        python = worker_python(suite, cfg.python)
-        config = {
-            "suite": suite.name,
-            "protocol_version": p.version,
-            "policy": cfg.policy,
-            "policy_args": user_args,
-            "policy_name": pspec.name,
-            "checkpoint": pspec.checkpoint,
-            "max_steps": cfg.max_steps,
-            "replan_steps": replan,
-        }
-        if p.extra.get("scene_table_sha256"):  # the reference scenes the protocol fixes (LIBERO)
-            config["scene_table"] = {"file": p.extra.get("scene_table", ""), "sha256": p.extra["scene_table_sha256"]}
-        ledger = Ledger(cfg.out, config)
-        finished = ledger.check()
-        todo = _todo(specs, finished, cfg.retry_errors)
-        skipped = len(specs) - len(todo)
+    out = p.out
+    with contextlib.ExitStack() as stack:
+        replicas = start_policy(p, stack)
+        pspec = check_policy(p, replicas.replicas)
+        ledger = Ledger(out, p.run_json(pspec))
+        todo = _todo(p.episodes, ledger.check(), p.config.retry_errors)  # OUT of another configuration: refused
+        skipped = len(p.episodes) - len(todo)
         if skipped:
-            print(f"resuming {cfg.out}: skipped {skipped} finished episode(s), {len(todo)} to run", file=err)
+            print(f"resuming {out}: skipped {skipped} finished episode(s), {len(todo)} to run", file=err)
         if not todo:
-            print(f"all {len(specs)} selected episode(s) already finished in {cfg.out}", file=err)
+            print(f"all {len(p.episodes)} selected episode(s) already finished in {out}", file=err)
         else:
-            probe = probe_suite(suite, python)  # SimulatorUnavailable before anything is written
-            finished = ledger.open(probe["versions"], labels={"reproduces": cfg.reproduces} if cfg.reproduces else None)
-            todo = _todo(specs, finished, cfg.retry_errors)  # under OUT's lock
-            try:
-                interrupted = bool(todo) and _execute(
-                    cfg, suite, pspec, replan, todo, probe, python, placement, replicas, ledger, video_mode, cluster
-                )
+            probe = probe_suite(p.suite, p.python)  # SimulatorUnavailable before anything is written
+            labels = {"reproduces": p.config.reproduces} if p.config.reproduces else None
+            todo = _todo(p.episodes, ledger.open(probe["versions"], labels=labels), p.config.retry_errors)
+            try:  # ^ under OUT's lock
+                interrupted = bool(todo) and _run_episodes(Execution(p, pspec, replicas, probe), todo, ledger)
             except PolicyCrashed as e:
                 if e.__cause__ is not None:
                     traceback.print_exception(e.__cause__, file=err)
@@ -242,17 +248,16 @@ def run(cfg: RunConfig) -> int:
             if interrupted:
                 print(f"interrupted: finished episodes are in {ledger.path}; run the same command to resume", file=err)
                 return 130
-    finally:
-        for r in replicas:
-            r.close()
-        if cluster is not None:
-            cluster.shutdown()
-    rows = list(ledger.check().values())
-    df = aggregate(rows)
-    md, csv = write_report(cfg.out, df)
-    print_table(df, title=f"{cfg.policy} on {suite.name} ({cfg.out})")
-    print(f"report: {md}, {csv}", file=err)
+    _report(p, ledger)
     return 0
+
+
+def _report(p: RunPlan, ledger: Ledger) -> None:
+    """OUT/report.md + report.csv from every finished row in OUT, and the table on stdout."""
+    df = aggregate(list(ledger.check().values()))
+    md, csv = write_report(p.out, df)
+    print_table(df, title=f"{p.policy} on {p.suite.name} ({p.out})")
+    print(f"report: {md}, {csv}", file=sys.stderr)
 
 
 def _ray_gpus(asked: str, available: int) -> int:
@@ -267,34 +272,47 @@ def _ray_gpus(asked: str, available: int) -> int:
     return n
 
 
-def _execute(cfg, suite, pspec, replan, todo, probe, python, placement, replicas, ledger, video_mode, cluster) -> bool:
-    p = suite.protocol
-    loop_cfg = LoopConfig(
-        # Envs see the effective replan_steps (e.g. DOMINO checks its failure rules per chunk).
-        policy_spec=dataclasses.replace(pspec, replan_steps=replan),
-        policy_label=cfg.policy,
-        replan_steps=replan,
-        action_low=np.asarray(p.action_low, dtype=np.float32),
-        action_high=np.asarray(p.action_high, dtype=np.float32),
-        reply_timeout_s=cfg.reply_timeout,
-        max_retries=cfg.max_retries,
-        batch_wait_s=None if cfg.batch_wait_ms is None else cfg.batch_wait_ms / 1000.0,
-        discrete=bool(p.extra.get("discrete_actions", False)),
-    )
-    run_meta = {"policy": cfg.policy, "checkpoint": pspec.checkpoint, "simulator": probe["versions"]}
-    n_workers = min(cfg.workers, len(todo))
-    logs = Path(cfg.out) / "logs"
+def _start_slots(ex: Execution, n_workers: int) -> list[Any]:
+    """The env workers: Ray actors, one in-process slot, or worker processes (logs in OUT/logs)."""
+    p, env = ex.plan, ex.probe["env"]
+    if ex.replicas.cluster is not None:
+        return ex.replicas.cluster.start_slots(p.suite.name, n_workers, env, p.python)
+    placement = ex.replicas.placement
+    if p.config.in_process:
+        from vla_eval.executors.local import InProcessSlot
+
+        return [InProcessSlot(0, p.suite.name, {**env, **placement.worker_env(0)})]
+    from vla_eval.executors.local import ProcessSlot
+
+    logs = p.out / "logs"
+    return [
+        ProcessSlot(i, p.suite.name, {**env, **placement.worker_env(i)}, logs / f"worker-{i}.log", p.python)
+        for i in range(n_workers)
+    ]
+
+
+def _run_episodes(ex: Execution, todo: list[EpisodeSpec], ledger: Ledger) -> bool:
+    """Run ``todo``, appending each result to the ledger; True when interrupted (Ctrl-C)."""
+    p = ex.plan
+    loop_cfg = p.loop_config(ex.policy)
+    run_meta = {"policy": p.policy, "checkpoint": ex.policy.checkpoint, "simulator": ex.probe["versions"]}
     stats = {"ok": 0, "success": 0, "errors": 0}
     recorder_factory = None
+    video_mode = p.video(ex.policy)
     if video_mode != "none":
         from vla_eval.video import EpisodeRecorder
 
-        videos = Path(cfg.out) / "videos"
-        fps = float(p.extra.get("control_freq", 10))
+        videos = p.out / "videos"
+        fps = float(p.suite.protocol.extra.get("control_freq", 10))
         recorder_factory = lambda spec: EpisodeRecorder(videos, spec.episode_id, video_mode, fps=fps)  # noqa: E731
+    trajectory_factory = None
+    if p.config.record_trajectory:
+        from vla_eval.trajectory import TrajectoryRecorder
+
+        trajectory_factory = lambda spec: TrajectoryRecorder(p.out, spec.episode_id)  # noqa: E731
     slots: list[Any] = []
     with _progress() as progress:
-        bar = progress.add_task(suite.name, total=len(todo), sr="-", errors="")
+        bar = progress.add_task(p.suite.name, total=len(todo), sr="-", errors="")
 
         def on_result(result: EpisodeResult) -> None:
             row = result_row(result, run_meta)
@@ -323,27 +341,9 @@ def _execute(cfg, suite, pspec, replan, todo, probe, python, placement, replicas
                 f"attempt {attempt} failed: {error}; retrying"
             )
 
+        replicas = list(ex.replicas.replicas)
         try:
-            if cluster is not None:
-                slots = cluster.start_slots(suite.name, n_workers, probe["env"], python)
-            elif cfg.in_process:
-                from vla_eval.executors.local import InProcessSlot
-
-                slots = [InProcessSlot(0, suite.name, {**probe["env"], **placement.worker_env(0)})]
-            else:
-                from vla_eval.executors.local import ProcessSlot
-
-                slots = [
-                    ProcessSlot(
-                        i, suite.name, {**probe["env"], **placement.worker_env(i)}, logs / f"worker-{i}.log", python
-                    )
-                    for i in range(n_workers)
-                ]
-            trajectory_factory = None
-            if cfg.record_trajectory:
-                from vla_eval.trajectory import TrajectoryRecorder
-
-                trajectory_factory = lambda spec: TrajectoryRecorder(Path(cfg.out), spec.episode_id)  # noqa: E731
+            slots = _start_slots(ex, min(p.config.workers, len(todo)))
             run_episodes(todo, slots, replicas, loop_cfg, on_result, on_retry, recorder_factory, trajectory_factory)
         except KeyboardInterrupt:
             return True

@@ -12,11 +12,6 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python < 3.11: a suite env on an older interpreter (habitat-sim: 3.9)
-    import tomli as tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -25,6 +20,7 @@ import numpy as np
 
 from vla_eval.errors import UsageError
 from vla_eval.registry import Discovery, Registry
+from vla_eval.tomlfile import read_toml
 from vla_eval.types import EpisodeSpec, Observation, PolicySpec
 
 
@@ -62,9 +58,11 @@ class Protocol:
 
 
 def load_protocols(path: Path) -> dict[str, Protocol]:
-    """Read a protocol TOML file: one table per suite, shared keys under ``[defaults]``."""
-    with open(path, "rb") as f:
-        doc = tomllib.load(f)
+    """Read a protocol TOML file: one table per suite, shared keys under ``[defaults]``.
+
+    The file is parsed once per process (``vla_eval.tomlfile``); each call builds new Protocols.
+    """
+    doc = read_toml(path)
     defaults = doc.pop("defaults", {})
     out = {}
     for suite, table in doc.items():

@@ -7,17 +7,13 @@ import os
 import signal
 import sys
 import time
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python < 3.11: a suite env on an older interpreter (habitat-sim: 3.9)
-    import tomli as tomllib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vla_eval.suite import Suite, SuiteEnv
+from vla_eval.tomlfile import read_toml
 from vla_eval.types import EpisodeSpec, Observation, PolicySpec
 
 PROTOCOL = Path(__file__).with_name("protocol.toml")
@@ -48,8 +44,7 @@ def _inject_fault(spec: EpisodeSpec, step: int) -> None:
 
 
 def _goals() -> list[np.ndarray]:
-    with open(PROTOCOL, "rb") as f:
-        doc = tomllib.load(f)
+    doc = read_toml(PROTOCOL)  # parsed once per process, not once per env
     return [np.asarray(t["goal"], dtype=np.float64) for t in doc["toy_reach"]["tasks"]]
 
 

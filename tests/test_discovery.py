@@ -117,7 +117,7 @@ def test_adapter_commands(monkeypatch, entry_points, capsys):
     fresh(monkeypatch, cli, "ADAPTER_COMMANDS")
     cmds = cli.commands()
     assert cmds["hello"].__name__ == "ToyExpert"
-    assert cmds["run"] is cli.run and "broken" not in cmds
+    assert cmds["run"] is cli.RunConfig and "broken" not in cmds
     err = capsys.readouterr().err
     assert "'run' of an adapter package is ignored" in err and "'broken' left out" in err
 

@@ -67,7 +67,8 @@ def report(
 
     Args:
         dirs: Run directories; dirs of the same policy form one leaderboard entry (four LIBERO suites: the average).
-        format: table: write DIR/report.md + report.csv, print tables; md / csv: write that file, print it; html: leaderboard.
+        format: table: write DIR/report.md + report.csv and print tables.
+            md / csv: write that file and print it. html: a leaderboard page.
         output: Where --format html writes (default DIR/report.html for one DIR; needed for several).
         reproduces: Mark the runs as reproductions of this published method (overrides run.json's "reproduces").
         reference_dir: Published reference rows (default: results/reference, or $VLA_EVAL_REFERENCE_DIR).

@@ -26,7 +26,8 @@ PALETTE = ["#3b6fb6", "#d9822b", "#3a9d5d", "#b84a62", "#7d5ba6", "#8c7a3f"]
 REF_COLOR = "#9aa0a6"
 
 CSS = """
-body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:24px;color:#1f2328;background:#fff}
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;\
+margin:24px;color:#1f2328;background:#fff}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 6px}
 small,.dim{color:#656d76}
 table{border-collapse:collapse;margin:6px 0 12px}
@@ -223,9 +224,12 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
                     continue
                 vids = "" if is_all else _video_links(e, s, ti, html_dir) + _trajectory_links(e, s, ti, html_dir)
                 out.append(
-                    f'<tr class="{"all" if is_all else "task"}"><td class="task">{_e(label)}</td><td class="run">{_e(e.label)}</td>'
-                    f'<td class="num">{r.n}</td><td class="num">{_pct(r.sr)}</td><td class="ci">{_ci(r.n, r.ci_low, r.ci_high)}</td>'
-                    f'<td class="num">{r.policy_errors}</td><td class="num">{r.errors}</td><td>{bar_svg(r.sr, r.ci_low, r.ci_high, colors[id(e)])}</td>'
+                    f'<tr class="{"all" if is_all else "task"}"><td class="task">{_e(label)}</td>'
+                    f'<td class="run">{_e(e.label)}</td>'
+                    f'<td class="num">{r.n}</td><td class="num">{_pct(r.sr)}</td>'
+                    f'<td class="ci">{_ci(r.n, r.ci_low, r.ci_high)}</td>'
+                    f'<td class="num">{r.policy_errors}</td><td class="num">{r.errors}</td>'
+                    f"<td>{bar_svg(r.sr, r.ci_low, r.ci_high, colors[id(e)])}</td>"
                     f"<td>{vids}</td></tr>"
                 )
             if is_all:
@@ -242,7 +246,8 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
                             f'<tr class="ref"><td class="task">published</td><td class="run" '
                             f'title="training protocol: {_e(x.training_protocol)}">{_e(x.method)}</td><td></td>'
                             f'<td class="num">{_e(fmt_published("SR", x.published))}</td><td></td>'
-                            f"<td></td><td>{bar_svg(p, float('nan'), float('nan'), REF_COLOR, css_class='bar ref')}</td>"
+                            f"<td></td><td>{bar_svg(p, float('nan'), float('nan'), REF_COLOR, css_class='bar ref')}"
+                            "</td>"
                             f'<td><small title="{_e(x.source)}">{_e(x.source.split(" (")[0])}</small></td></tr>'
                         )
         out.append("</table>")

@@ -322,9 +322,11 @@ def serve(
         port: TCP port to listen on (0: any free port; the chosen one is printed).
         policy_args: Policy constructor arguments as KEY=VALUE (values parsed as JSON when they can be).
         host: Address to bind (default 127.0.0.1, this machine only; 0.0.0.0 exposes it to the network).
-        token: Require "Authorization: Api-Key TOKEN" (or "Bearer TOKEN") on every connection (default: $VLA_EVAL_SERVE_TOKEN, else none).
+        token: Require "Authorization: Api-Key TOKEN" (or "Bearer TOKEN") on every connection
+            (default: $VLA_EVAL_SERVE_TOKEN, else none).
         max_message_bytes: Largest frame accepted; a larger one closes that session (code 1009).
-        suite: The suite clients run: sets the observation keys (LIBERO: openpi's) and the action convention passed to the policy.
+        suite: The suite clients run: sets the observation keys (LIBERO: openpi's) and the action
+            convention passed to the policy.
         max_batch: Most requests in one infer_batch call (default: the policy's max_batch).
         max_wait_ms: Longest wait for more requests once one arrived, before running a batch.
     """

@@ -30,7 +30,9 @@ PACKAGES: dict[str, dict[str, str]] = {
         "sapien/utils/__init__.py": "",
         "sapien/utils/viewer.py": "class Viewer:\n    pass\n",
         # as RoboTwin's _install.sh leaves it (encoding added)
-        "sapien/wrapper/urdf_loader.py": 'def load(urdf_file):\n    with open(urdf_file, "r", encoding="utf-8") as f:\n        return f.read()\n',
+        "sapien/wrapper/urdf_loader.py": "def load(urdf_file):\n"
+        '    with open(urdf_file, "r", encoding="utf-8") as f:\n'
+        "        return f.read()\n",
     },
     "mplib": {
         "mplib/__init__.py": "from . import planner\n",
@@ -98,7 +100,8 @@ ENVS = {
         CONFIGS_PATH = os.path.join(ROOT_PATH, "task_config/")
     """),
     "envs/utils/__init__.py": "from .create_actor import *\nfrom .pkl2hdf5 import *\n",
-    "envs/utils/create_actor.py": "import sapien.core as sapien\nimport transforms3d as t3d\nimport sapien.physx as sapienp\n\n"
+    "envs/utils/create_actor.py": "import sapien.core as sapien\nimport transforms3d as t3d\n"
+    "import sapien.physx as sapienp\n\n"
     "class UnStableError(Exception):\n    pass\n",
     "envs/utils/pkl2hdf5.py": "import h5py, pickle\nimport numpy as np\nimport cv2\n",
     "envs/_base_task.py": textwrap.dedent("""
@@ -219,7 +222,8 @@ class fake_task(Base_Task):
     def set_instruction(self, instruction=None):
         self.instruction = instruction
     def get_obs(self):
-        return {"observation": {c: {"rgb": np.zeros((240, 320, 3), np.uint8)} for c in ("head_camera", "left_camera", "right_camera")},
+        cams = ("head_camera", "left_camera", "right_camera")
+        return {"observation": {c: {"rgb": np.zeros((240, 320, 3), np.uint8)} for c in cams},
                 "joint_action": {"vector": self.qpos.copy()}, "endpose": {"left_gripper": 1.0}}
     def take_action(self, action, action_type="qpos"):
         if self.take_action_cnt == self.step_lim or self.eval_success:

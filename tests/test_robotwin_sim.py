@@ -23,7 +23,10 @@ def suite_python(folder: str) -> str:
 
 
 def availability(suite: str, py: str) -> tuple[bool, str]:
-    code = f"from vla_eval.suite import get_suite; import json; print('AV' + json.dumps(get_suite({suite!r}).availability()))"
+    code = (
+        "from vla_eval.suite import get_suite; import json; "
+        f"print('AV' + json.dumps(get_suite({suite!r}).availability()))"
+    )
     r = subprocess.run([py, "-c", code], capture_output=True, text=True, cwd=ROOT)
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("AV")]
     if not lines:

@@ -64,7 +64,8 @@ def _prepared(suite: str) -> tuple[str, dict[str, str]]:
     if r.returncode != 0 or not lines:
         tail = (r.stderr.strip().splitlines() or ["no output"])[-1]
         pytest.skip(
-            f"{suite} cannot run here (mani_skill missing or no Vulkan renderer; run suites/simpler/setup_lavapipe.sh): {tail}"
+            f"{suite} cannot run here (mani_skill missing or no Vulkan renderer;"
+            f" run suites/simpler/setup_lavapipe.sh): {tail}"
         )
     env.update(json.loads(lines[-1][4:]))
     return py, env
@@ -142,7 +143,8 @@ def test_maniskill3_episode_replays_in_fresh_and_reused_env():
 
 
 # --------------------------------------------------------------------------------------------
-# simpler_widowx_ms3: the four Bridge digital twins (ManiSkill3 -v1) (assets needed; the offline copy is partly placeholder)
+# simpler_widowx_ms3: the four Bridge digital twins (ManiSkill3 -v1)
+# (assets needed; the offline copy is partly placeholder)
 # --------------------------------------------------------------------------------------------
 def test_widowx_four_tasks_run_one_short_episode_each(tmp_path):
     rows = _vla_eval_run("simpler_widowx_ms3", tmp_path, "--tasks", "0:4", "--episodes", "0:1", "--max-steps", "3")

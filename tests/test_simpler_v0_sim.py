@@ -48,7 +48,10 @@ def _real2sim() -> tuple[str, dict[str, str]]:
     )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     py = _envs_root() / "real2sim" / "bin" / "python"
-    code = "import json; from vla_eval.suite import get_suite; print('PREP' + json.dumps(get_suite('simpler_widowx').prepare()))"
+    code = (
+        "import json; from vla_eval.suite import get_suite; "
+        "print('PREP' + json.dumps(get_suite('simpler_widowx').prepare()))"
+    )
     r = subprocess.run([str(py), "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("PREP")]
     assert r.returncode == 0 and lines, r.stderr[-3000:]
@@ -230,7 +233,8 @@ scene.set_ambient_light([0.5, 0.5, 0.5]); scene.add_directional_light([0, 1, -1]
 b = scene.create_actor_builder(); b.add_box_visual(half_size=[0.05, 0.05, 0.05], material=[1, 0, 0])
 b.build_kinematic(name="box").set_pose(sapien.Pose([0.3, 0, 0.05]))
 cams = {}
-for name, pos in (("head_camera", [-0.3, 0, 0.6]), ("left_camera", [0.0, 0.25, 0.3]), ("right_camera", [0.0, -0.25, 0.3])):
+poses = (("head_camera", [-0.3, 0, 0.6]), ("left_camera", [0.0, 0.25, 0.3]), ("right_camera", [0.0, -0.25, 0.3]))
+for name, pos in poses:
     cams[name] = scene.add_camera(name, 320, 240, 1.0, 0.01, 10); cams[name].set_local_pose(sapien.Pose(pos))
 scene.update_render()
 out = {}

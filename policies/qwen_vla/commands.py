@@ -32,7 +32,8 @@ def make_tiny_qwen_vla(
         out_dir: Directory to create (must be absent or empty).
         seed: Seed of the random weights.
         backbone: Backbone family: qwen3_5 (Qwen3.5), qwen2_5_vl (Qwen2.5-VL) or qwen3_vl (Qwen3-VL).
-        embodiments: Embodiments to include (default: all: franka_libero, widowx_bridge, gr1_fourier_hands, aloha_agilex, vln_r2r, vln_rxr, point2d).
+        embodiments: Embodiments to include (default: all: franka_libero, widowx_bridge,
+            gr1_fourier_hands, aloha_agilex, vln_r2r, vln_rxr, point2d).
         image_size: Square image size of every embodiment (default: 4 vision patches, 64 px for Qwen3.5).
         template_image_sizes: Keep the real model's image sizes (224) instead.
         overwrite: Write into a non-empty OUT_DIR.

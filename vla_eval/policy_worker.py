@@ -16,7 +16,7 @@ import time
 import traceback
 from multiprocessing.connection import Connection
 
-from vla_eval import wire
+from vla_eval import conventions, wire
 from vla_eval.policy import load_policy
 from vla_eval.worker import die_with_parent
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     die_with_parent()
     rx = Connection(args.read_fd, writable=False)
     tx = Connection(args.write_fd, readable=False)
-    policy = load_policy(args.policy, json.loads(args.policy_args))
+    policy = load_policy(args.policy, json.loads(args.policy_args, object_hook=conventions.json_object_hook))
     while True:
         try:
             msg = wire.unpackb(rx.recv_bytes())

@@ -26,10 +26,10 @@ from benchmarks._common import machine, rows  # noqa: E402
 class CameraNoop:
     """noop that asks for the protocol's two cameras (so the harness renders them)."""
 
-    def __init__(self, action_dim: int = 7, horizon: int = 1) -> None:
+    def __init__(self, action_space=None, horizon: int = 1) -> None:
         from vla_eval.policies.baselines import NoopPolicy
 
-        self.inner = NoopPolicy(action_dim=action_dim, horizon=horizon)
+        self.inner = NoopPolicy(action_space=action_space, horizon=horizon)
 
     def metadata(self):
         import dataclasses

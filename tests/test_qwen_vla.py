@@ -434,6 +434,60 @@ def test_toy_reach_loop_through_the_cli(ckpt, tmp_path):
     assert json.loads((out / "run.json").read_text())["config"]["policy_args"]["embodiment"] == "point2d"
 
 
+def test_toy_reach_takes_the_embodiment_from_the_suite(ckpt, tmp_path):
+    out = tmp_path / "run"
+    code = run_cli(
+        "run", "--suite", "toy_reach", "--policy", "qwen_vla", "--policy-args", f"checkpoint={ckpt}", "device=cpu",
+        "--tasks", "0", "--episodes", "0", "--max-steps", "3", "--out", str(out),
+    )  # fmt: skip
+    assert code == 0
+    (row,) = list(read_rows(out / EPISODES_FILE))
+    assert row["status"] == "ok" and row["steps"] == 3 and row["checkpoint"] == checkpoint_sha256(ckpt)
+
+
+def test_embodiment_from_the_action_space(ckpt, tmp_path):
+    from vla_eval.suite import get_suite
+
+    def load(suite: str, **kw):
+        return load_policy("qwen_vla", {"checkpoint": str(ckpt), "action_space": get_suite(suite).action_space, **kw})
+
+    assert load("toy_reach").emb.name == "point2d"
+    assert load("robotwin_easy").emb.name == "aloha_agilex"  # tag 'aloha-agilex' is in its suite_tags
+    with pytest.raises(
+        UsageError, match=r"several embodiments for the suite's embodiment 'habitat_vlnce' \(vln_r2r, vln_rxr\)"
+    ):
+        load("r2r_val_unseen")
+    assert load("r2r_val_unseen", embodiment="vln_r2r").emb.name == "vln_r2r"
+    with pytest.raises(UsageError, match="the suite's embodiment is 'point2d'; embodiment 'franka_libero' serves"):
+        load("toy_reach", embodiment="franka_libero")
+    # a checkpoint without the suite's embodiment: the unknown-embodiment error
+    one = make_tiny_checkpoint(tmp_path / "one", embodiments=["franka_libero"])
+    with pytest.raises(
+        UsageError, match=r"unknown embodiment 'point2d' in Qwen-VLA checkpoint .* \(known: franka_libero\)"
+    ):
+        load_policy("qwen_vla", {"checkpoint": str(one), "action_space": get_suite("toy_reach").action_space})
+
+
+def test_declared_gripper_convention_comes_from_the_embodiment(ckpt):
+    from vla_eval.conventions import Gripper
+    from vla_eval.suite import get_suite
+
+    cases = [
+        ("libero_spatial", Gripper.CLOSE_POSITIVE),
+        ("simpler_widowx", Gripper.OPEN_POSITIVE),
+        ("robotwin_easy", Gripper.OPEN_UNIT),
+        ("toy_reach", None),
+    ]
+    for suite_name, gripper in cases:
+        suite = get_suite(suite_name)
+        spec = load_policy("qwen_vla", {"checkpoint": str(ckpt), "action_space": suite.action_space}).metadata()
+        assert spec.gripper is gripper, suite_name
+        suite.check_policy(spec)
+    spec = load_policy("qwen_vla", {"checkpoint": str(ckpt), "embodiment": "franka_libero"}).metadata()
+    with pytest.raises(UsageError, match="emits gripper close_positive"):
+        get_suite("simpler_widowx").check_policy(spec)
+
+
 @pytest.mark.sim
 @requires_libero
 def test_libero_spatial_task0_with_agentview_and_wrist(ckpt, tmp_path):

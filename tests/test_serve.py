@@ -115,6 +115,32 @@ def test_concurrent_sessions_share_one_infer_batch_call(server):
         client.close()
 
 
+class DeclaringPolicy(StatePolicy):
+    def metadata(self) -> PolicySpec:
+        return PolicySpec(name="declaring", action_dim=2, horizon=3, gripper="close_positive", rotation="none")
+
+
+def test_client_passes_the_served_policys_conventions_on(server):
+    from vla_eval.errors import UsageError
+    from vla_eval.suite import get_suite
+
+    s = server(DeclaringPolicy())
+    toy = get_suite("toy_reach")
+    client = load_policy(f"openpi://127.0.0.1:{s.port}", {"action_space": toy.action_space, "mapping": "generic"})
+    try:
+        spec = client.metadata()
+        assert (spec.action_dim, spec.gripper.value, spec.rotation.value, spec.control_mode) == (
+            2,
+            "close_positive",
+            "none",
+            None,
+        )
+        with pytest.raises(UsageError, match="policy 'openpi.*' emits gripper close_positive"):
+            toy.check_policy(spec)
+    finally:
+        client.close()
+
+
 def test_max_batch_splits_and_max_wait_bounds(server):
     policy = StatePolicy(delay=0.02)
     s = server(policy, max_batch=2, max_wait_ms=50)

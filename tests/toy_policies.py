@@ -127,3 +127,45 @@ class HalfBrokenExpert(ToyExpert):
             if obs.episode_id in self.broken:
                 out[i, :, 0] = np.nan
         return out
+
+
+class DeclaredPolicy:
+    """Declares the conventions (and image size) it is given; returns zeros. For the contract checks."""
+
+    def __init__(self, gripper=None, rotation=None, control_mode=None, units=None, image_size=None) -> None:
+        self.spec = PolicySpec(
+            name="declared",
+            action_dim=2,
+            gripper=gripper,
+            rotation=rotation,
+            control_mode=control_mode,
+            units=units,
+            image_size=image_size,
+        )
+
+    def metadata(self) -> PolicySpec:
+        return self.spec
+
+    def reset(self, env_ids=None) -> None:
+        pass
+
+    def infer_batch(self, observations):
+        return np.zeros((len(observations), 1, 2), dtype=np.float32)
+
+
+class SpaceEcho:
+    """Takes the suite's action space; its metadata name says what it received (any process)."""
+
+    def __init__(self, action_space=None) -> None:
+        self.space = action_space
+
+    def metadata(self) -> PolicySpec:
+        s = self.space
+        what = "none" if s is None else f"{type(s).__name__}:{s.embodiment}:{s.dim}:{s.control_mode.value}"
+        return PolicySpec(name=what, action_dim=s.dim if s is not None else 2)
+
+    def reset(self, env_ids=None) -> None:
+        pass
+
+    def infer_batch(self, observations):
+        return np.zeros((len(observations), 1, self.space.dim), dtype=np.float32)

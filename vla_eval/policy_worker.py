@@ -13,7 +13,7 @@ import json
 import sys
 from multiprocessing.connection import Connection
 
-from vla_eval import wire
+from vla_eval import conventions, wire
 from vla_eval.executors.replica_core import ReplicaCore, encode_reply
 from vla_eval.worker import die_with_parent
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     die_with_parent()
     rx = Connection(args.read_fd, writable=False)
     tx = Connection(args.write_fd, readable=False)
-    core = ReplicaCore.load(args.policy, json.loads(args.policy_args))
+    core = ReplicaCore.load(args.policy, json.loads(args.policy_args, object_hook=conventions.json_object_hook))
     while True:
         try:
             msg = wire.unpackb(rx.recv_bytes())

@@ -48,14 +48,18 @@ __all__ = ["RunConfig", "RunPlan", "execute", "plan", "policy_kwargs", "probe_su
 
 
 def policy_kwargs(name_or_path: str, suite: Suite, user: dict[str, Any]) -> dict[str, Any]:
-    """User arguments, plus the suite's action convention for constructor parameters that ask for it."""
+    """User arguments, plus ``action_space`` (the suite's ActionSpace) when the constructor declares it.
+
+    Only a parameter named ``action_space`` receives it (not ``**kwargs``); the user's arguments win.
+    """
     cls = resolve_policy_class(name_or_path)
     try:
         params = inspect.signature(cls).parameters
     except (TypeError, ValueError):
         return dict(user)
-    hints = {k: v for k, v in suite.policy_hints().items() if k in params and k not in user}
-    return {**hints, **user}
+    if "action_space" in params and "action_space" not in user:
+        return {"action_space": suite.action_space, **user}
+    return dict(user)
 
 
 def probe_suite(suite: Suite, python: str) -> dict[str, Any]:

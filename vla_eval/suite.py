@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from vla_eval.conventions import CONVENTIONS, ActionSpace, parse_conventions
 from vla_eval.errors import UsageError
 from vla_eval.registry import Discovery, Registry
 from vla_eval.tomlfile import read_toml
@@ -50,6 +51,7 @@ class Protocol:
     image_size: tuple[int, int]
     embodiment: str
     tasks: tuple[TaskSpec, ...]
+    action: ActionSpace  # the fields above as one typed record, with the declared conventions
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -61,12 +63,17 @@ def load_protocols(path: Path) -> dict[str, Protocol]:
     """Read a protocol TOML file: one table per suite, shared keys under ``[defaults]``.
 
     The file is parsed once per process (``vla_eval.tomlfile``); each call builds new Protocols.
+    The ``action.*`` keys (conventions, see ``vla_eval.conventions``) merge key by key: a suite's
+    ``action.rotation`` overrides the default one and keeps the other defaults.
     """
     doc = read_toml(path)
     defaults = doc.pop("defaults", {})
     out = {}
     for suite, table in doc.items():
         d = {**defaults, **table}
+        action = d.pop("action", None)
+        if isinstance(defaults.get("action"), Mapping) and isinstance(table.get("action"), Mapping):
+            action = {**defaults["action"], **table["action"]}
         max_steps = int(d.pop("max_steps"))
         episodes = int(d.pop("episodes_per_task"))
         tasks = tuple(
@@ -93,7 +100,20 @@ def load_protocols(path: Path) -> dict[str, Protocol]:
             "image_size": tuple(d.pop("image_size")),
             "embodiment": d.pop("embodiment"),
         }
-        out[suite] = Protocol(**core, tasks=tasks, extra=d)
+        try:
+            conventions = parse_conventions(action)
+            space = ActionSpace(
+                dim=core["action_dim"],
+                low=core["action_low"],
+                high=core["action_high"],
+                idle=core["idle_action"],
+                discrete=bool(d.get("discrete_actions", False)),
+                embodiment=core["embodiment"],
+                **conventions,
+            )
+        except ValueError as e:
+            raise UsageError(f"protocol {path} [{suite}]: {e}") from None
+        out[suite] = Protocol(**core, tasks=tasks, action=space, extra=d)
     return out
 
 
@@ -242,26 +262,37 @@ class Suite(abc.ABC):
         digest = self.protocol.extra.get("scene_table_sha256", "")
         return f"{digest[:16]}#{task_index}/{episode_index}" if digest else ""
 
-    def policy_hints(self) -> dict[str, Any]:
-        """Keyword arguments offered to a policy constructor that declares them."""
-        p = self.protocol
-        return {
-            "action_dim": p.action_dim,
-            "action_low": list(p.action_low),
-            "action_high": list(p.action_high),
-            "idle_action": list(p.idle_action),
-        }
+    @property
+    def action_space(self) -> ActionSpace:
+        """What a policy constructor with an ``action_space`` parameter receives."""
+        return self.protocol.action
 
     def check_policy(self, spec: PolicySpec) -> None:
+        """Refuse (UsageError, one line) a policy whose declared contract does not fit this suite."""
         p = self.protocol
         if spec.action_dim != p.action_dim:
             raise UsageError(
                 f"policy {spec.name!r} returns {spec.action_dim}-D actions; suite {self.name} takes {p.action_dim}-D"
             )
+        for key in CONVENTIONS:  # None: not declared, not checked
+            ours, theirs = getattr(p.action, key), getattr(spec, key)
+            if theirs is not None and theirs is not ours:
+                raise UsageError(
+                    f"policy {spec.name!r} emits {key} {theirs.describe()}; "
+                    f"suite {self.name} takes {key} {ours.describe()}"
+                )
         unknown = [c for c in spec.cameras if c not in p.cameras]
         if unknown:
             raise UsageError(
                 f"policy {spec.name!r} asks for cameras {unknown}; suite {self.name} has {list(p.cameras)}"
+            )
+        # The harness hands images over as the suite renders them (it never resizes): a policy
+        # that declares a fixed input size must match, or leave image_size unset and resize itself.
+        if spec.image_size is not None and tuple(spec.image_size) != tuple(p.image_size):
+            (h, w), (ph, pw) = spec.image_size, p.image_size
+            raise UsageError(
+                f"policy {spec.name!r} expects {h}x{w} images; suite {self.name} renders {ph}x{pw} "
+                "(the harness does not resize: resize in the policy and leave image_size unset)"
             )
 
     # --- the simulator -------------------------------------------------------------------

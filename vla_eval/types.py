@@ -13,6 +13,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from vla_eval.conventions import CONVENTIONS, ControlMode, Gripper, Rotation, Units
+
 # An action chunk: float32 array of shape [H, D] (H steps of a D-dimensional action).
 ActionChunk = np.ndarray
 
@@ -48,8 +50,16 @@ class PolicySpec:
 
     action_dim: D of the chunks it returns; must equal the suite's action dimension.
     horizon: H of the chunks it returns.
+    control_mode, rotation, gripper, units: the action conventions it emits
+        (``vla_eval.conventions``; a member or its string). None: not declared, not checked;
+        declared: ``Suite.check_policy`` refuses a suite whose convention differs.
     cameras: the suite camera names it needs; only these are rendered.
-    needs_state: whether it reads ``Observation.state``.
+    image_size: (H, W) the images must have, or None (any: the policy resizes). The harness
+        hands images over as the suite renders them and never resizes, so a declared size that
+        differs from the suite's is refused by ``Suite.check_policy``.
+    needs_state: whether it reads ``Observation.state``. Informational: the state is always
+        sent (a few dozen floats per observation; recorded trajectories and the worker's step
+        trace read it), so False never strips it.
     replan_steps: how many actions of each chunk to execute before asking again
         (None: the suite's protocol default).
     max_batch: the largest batch ``infer_batch`` accepts.
@@ -61,7 +71,7 @@ class PolicySpec:
     name: str
     action_dim: int
     horizon: int = 1
-    control_mode: str = ""
+    control_mode: ControlMode | None = None
     cameras: tuple[str, ...] = ()
     image_size: tuple[int, int] | None = None
     needs_state: bool = True
@@ -69,12 +79,19 @@ class PolicySpec:
     max_batch: int = 64
     privileged: bool = False
     checkpoint: str | None = None
+    rotation: Rotation | None = None
+    gripper: Gripper | None = None
+    units: Units | None = None
 
     def __post_init__(self) -> None:
         if self.action_dim < 1 or self.horizon < 1 or self.max_batch < 1:
             raise ValueError(f"PolicySpec {self.name!r}: action_dim, horizon and max_batch must be >= 1")
         if self.replan_steps is not None and not 1 <= self.replan_steps:
             raise ValueError(f"PolicySpec {self.name!r}: replan_steps must be >= 1")
+        for key, cls in CONVENTIONS.items():  # strings (the wire, old metadata: "") -> members or None
+            object.__setattr__(self, key, cls.parse_optional(getattr(self, key), f"PolicySpec {self.name!r} {key}"))
+        if self.image_size is not None:
+            object.__setattr__(self, "image_size", tuple(int(x) for x in self.image_size))
 
 
 @dataclass(frozen=True)

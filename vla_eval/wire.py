@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import msgpack
 import numpy as np
 
+from vla_eval.conventions import CONVENTIONS
 from vla_eval.types import Observation, PolicySpec
 
 _ND = b"__ndarray__"
@@ -84,7 +85,11 @@ def observation_from_dict(d: Mapping[str, Any], **override: Any) -> Observation:
 
 
 def policy_spec_to_dict(spec: PolicySpec) -> dict[str, Any]:
-    return dataclasses.asdict(spec)
+    d = dataclasses.asdict(spec)
+    for key in CONVENTIONS:  # enum members travel as their strings (None: not declared)
+        if d.get(key) is not None:
+            d[key] = d[key].value
+    return d
 
 
 def policy_spec_from_dict(d: Mapping[str, Any]) -> PolicySpec:

@@ -1,8 +1,8 @@
 """Weightless baselines: ``noop`` holds still with the gripper open, ``random`` samples actions.
 
 They need no camera and no state, so the harness renders nothing for them. Both take the
-suite's action convention from the keyword arguments the runner passes
-(``action_dim``, ``action_low``, ``action_high``, ``idle_action``).
+suite's action space (``action_space``: dimension, range, idle action) from the runner;
+``--policy-args`` ``action_dim``, ``idle_action``, ``action_low`` / ``action_high`` override it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from vla_eval.conventions import ActionSpace
 from vla_eval.policy import Policy
 from vla_eval.types import Observation, PolicySpec
 
@@ -23,7 +24,17 @@ POLICIES = {
 class NoopPolicy(Policy):
     """Returns the suite's idle action (LIBERO: zero motion, gripper open = -1)."""
 
-    def __init__(self, action_dim: int = 7, idle_action: Sequence[float] | None = None, horizon: int = 1) -> None:
+    def __init__(
+        self,
+        action_space: ActionSpace | None = None,
+        action_dim: int | None = None,
+        idle_action: Sequence[float] | None = None,
+        horizon: int = 1,
+    ) -> None:
+        if action_dim is None:
+            action_dim = action_space.dim if action_space is not None else 7
+        if idle_action is None and action_space is not None and action_space.dim == action_dim:
+            idle_action = action_space.idle
         self.idle = np.asarray(
             idle_action if idle_action is not None else [0.0] * (action_dim - 1) + [-1.0], dtype=np.float32
         )
@@ -47,14 +58,22 @@ class RandomPolicy(Policy):
 
     def __init__(
         self,
-        action_dim: int = 7,
-        action_low: Sequence[float] | float = -1.0,
-        action_high: Sequence[float] | float = 1.0,
+        action_space: ActionSpace | None = None,
+        action_dim: int | None = None,
+        action_low: Sequence[float] | float | None = None,
+        action_high: Sequence[float] | float | None = None,
         seed: int = 0,
         horizon: int = 1,
         idle_action: Sequence[float] | None = None,
     ) -> None:
-        del idle_action
+        del idle_action  # accepted for symmetry with noop; random never idles
+        if action_dim is None:
+            action_dim = action_space.dim if action_space is not None else 7
+        space = action_space if action_space is not None and action_space.dim == action_dim else None
+        if action_low is None:
+            action_low = space.low if space is not None else -1.0
+        if action_high is None:
+            action_high = space.high if space is not None else 1.0
         self.action_dim = action_dim
         self.low = np.broadcast_to(np.asarray(action_low, dtype=np.float32), (action_dim,))
         self.high = np.broadcast_to(np.asarray(action_high, dtype=np.float32), (action_dim,))

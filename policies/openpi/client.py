@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from vla_eval import wire
+from vla_eval.conventions import CONVENTIONS, ActionSpace, Convention
 from vla_eval.errors import UsageError
 from vla_eval.policies.openpi.mapping import (
     EPISODE_KEY,
@@ -34,6 +35,13 @@ from vla_eval.types import Observation, PolicySpec
 
 class RemotePolicyError(RuntimeError):
     """The server answered with an error frame, closed the connection, or sent a bad reply."""
+
+
+def _known(cls: type[Convention], value: Any) -> Convention | None:
+    try:
+        return cls.parse_optional(value)
+    except ValueError:
+        return None
 
 
 def _ws_uri(url: str) -> str:
@@ -109,7 +117,8 @@ class OpenpiPolicy(Policy):
         url: openpi://HOST:PORT (or ws://, wss://); set from ``--policy``.
         mapping: observation key mapping: libero, aloha or generic (default: the one a
             ``vla-eval serve`` server announces, else libero).
-        action_dim: the suite's action dimension (the runner passes it).
+        action_space: the suite's action space (the runner passes it); gives the action dimension.
+        action_dim: the action dimension, when no action_space is given (default 7).
         horizon: chunk length H (default: the server's metadata, else 1; informational).
         cameras: harness cameras to render and send (default: the mapping's, or the served
             policy's).
@@ -125,7 +134,8 @@ class OpenpiPolicy(Policy):
         self,
         url: str,
         mapping: str | None = None,
-        action_dim: int = 7,
+        action_space: ActionSpace | None = None,
+        action_dim: int | None = None,
         horizon: int | None = None,
         cameras: Sequence[str] | str | None = None,
         image_size: int = OPENPI_IMAGE_SIZE,
@@ -136,6 +146,8 @@ class OpenpiPolicy(Policy):
         replan_steps: int | None = None,
         max_batch: int = 64,
     ) -> None:
+        if action_dim is None:
+            action_dim = action_space.dim if action_space is not None else 7
         self.url = url
         self.uri = _ws_uri(url)
         self.headers = {"Authorization": f"Api-Key {token}"} if token else None
@@ -159,12 +171,16 @@ class OpenpiPolicy(Policy):
         if self.served is not None and served_spec.get("action_dim") not in (None, action_dim):
             probe.close()
             raise UsageError(
-                f"policy served at {self.uri} returns {served_spec['action_dim']}-D actions; this suite takes {action_dim}-D"
+                f"policy served at {self.uri} returns {served_spec['action_dim']}-D actions;"
+                f" this suite takes {action_dim}-D"
             )
         self.action_dim = int(action_dim)
         self.replan_steps = replan_steps or served_spec.get("replan_steps")
         self.max_batch = int(max_batch)
         self.checkpoint = served_spec.get("checkpoint")
+        # The conventions a ``vla-eval serve`` server's policy declares (checked by the suite);
+        # a value this version does not know is left undeclared.
+        self.conventions = {k: _known(cls, served_spec.get(k)) for k, cls in CONVENTIONS.items()}
         self._pool = ThreadPoolExecutor(max_workers=self.max_batch, thread_name_prefix="openpi")
         self._sessions[-1] = probe  # reused by the first env slot that asks
 
@@ -178,6 +194,7 @@ class OpenpiPolicy(Policy):
             replan_steps=self.replan_steps,
             max_batch=self.max_batch,
             checkpoint=self.checkpoint,
+            **self.conventions,
         )
 
     def _session(self, env_id: int) -> _Session:
@@ -196,7 +213,8 @@ class OpenpiPolicy(Policy):
         missing = [c for c in self.mapping.cameras if c not in obs.images]
         if missing:
             raise ValueError(
-                f"openpi mapping {self.mapping.name!r} needs cameras {missing}; the observation has {sorted(obs.images)}"
+                f"openpi mapping {self.mapping.name!r} needs cameras {missing};"
+                f" the observation has {sorted(obs.images)}"
             )
         d = self.mapping.to_wire(obs, self.image_size)
         if self.served is not None:

@@ -243,6 +243,27 @@ def select_embodiment(info: CheckpointInfo, name: str | None) -> Embodiment:
     return info.embodiments[resolved]
 
 
+def select_embodiment_for_tag(info: CheckpointInfo, tag: str) -> Embodiment:
+    """The checkpoint's embodiment for a suite's embodiment tag (``ActionSpace.embodiment``).
+
+    The embodiment of that name (or that a suite name maps to), else the one whose suite_tags
+    hold the tag; several: UsageError asking for embodiment=NAME; none: the unknown-embodiment error.
+    """
+    from vla_eval.policies.qwen_vla.embodiments import embodiment_for
+
+    if embodiment_for(tag) in info.embodiments:
+        return info.embodiments[embodiment_for(tag)]
+    serving = sorted(name for name, e in info.embodiments.items() if tag in e.suite_tags)
+    if len(serving) == 1:
+        return info.embodiments[serving[0]]
+    if len(serving) > 1:
+        raise UsageError(
+            f"Qwen-VLA checkpoint {str(info.root)!r} has several embodiments for the suite's embodiment {tag!r} "
+            f"({', '.join(serving)}); pass embodiment=NAME"
+        )
+    return select_embodiment(info, tag)  # raises the unknown-embodiment error
+
+
 def load_backbone(root: Path, device: str, dtype: Any) -> Any:
     """The backbone as (model, tokenizer, image processor); raises UsageError on load problems."""
     import transformers

@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from vla_eval.conventions import ActionSpace, Gripper
 from vla_eval.errors import UsageError
 from vla_eval.imaging import resize_with_pad
 from vla_eval.policies.qwen_vla.checkpoint import (
@@ -27,6 +28,7 @@ from vla_eval.policies.qwen_vla.checkpoint import (
     load_backbone,
     load_decoder,
     select_embodiment,
+    select_embodiment_for_tag,
 )
 from vla_eval.policy import Policy
 from vla_eval.types import Observation, PolicySpec
@@ -45,7 +47,9 @@ class QwenVLAPolicy(Policy):
     Args:
         checkpoint: checkpoint directory (layout in the README, "Qwen-VLA checkpoints").
         embodiment: an embodiment of the checkpoint's embodiments.json, or a suite name that
-            maps to one (e.g. libero_spatial -> franka_libero). Optional when it has only one.
+            maps to one (e.g. libero_spatial -> franka_libero). Default: the one serving the
+            suite's embodiment tag (``action_space.embodiment``), else the checkpoint's only one.
+        action_space: the suite's action space (the runner passes it).
         device: torch device ("cpu", "cuda", "cuda:1").
         dtype: float32, bfloat16 or float16 (default: float32 on CPU, bfloat16 on CUDA).
         num_steps: Euler steps (default: the checkpoint's num_inference_steps).
@@ -68,9 +72,19 @@ class QwenVLAPolicy(Policy):
         max_batch: int = 32,
         replan_steps: int | None = None,
         check_embodiment: bool = True,
+        action_space: ActionSpace | None = None,
     ) -> None:
         info = inspect_checkpoint(checkpoint)
-        self.emb = select_embodiment(info, embodiment)
+        tag = action_space.embodiment if action_space is not None else ""
+        if embodiment is None and tag:
+            self.emb = select_embodiment_for_tag(info, tag)
+        else:
+            self.emb = select_embodiment(info, embodiment)
+        if check_embodiment and tag and tag not in self.emb.suite_tags:
+            raise UsageError(
+                f"qwen_vla: the suite's embodiment is {tag!r}; embodiment {self.emb.name!r} serves "
+                f"{list(self.emb.suite_tags)} (pick another with embodiment=NAME)"
+            )
         self.cfg = info.decoder
         try:
             self.device = torch.device(device)
@@ -102,6 +116,8 @@ class QwenVLAPolicy(Policy):
             action_dim=self.emb.env_action_dim,
             horizon=self.cfg.action_horizon,
             control_mode=self.emb.control_mode,
+            # the env-side gripper commands it writes, when they are one of the named conventions
+            gripper=Gripper.from_open_close(g.env_open, g.env_close) if (g := self.emb.gripper) else None,
             cameras=self.emb.cameras,
             needs_state=self.emb.state_dim > 0,
             replan_steps=self.replan_steps,

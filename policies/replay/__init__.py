@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from vla_eval.conventions import ActionSpace
 from vla_eval.errors import UsageError
 from vla_eval.policy import Policy
 from vla_eval.trajectory import DIR, Trajectory, load
@@ -27,8 +28,17 @@ POLICIES = {"replay": "vla_eval.policies.replay:ReplayPolicy"}
 
 class ReplayPolicy(Policy):
     def __init__(
-        self, source: str, action_dim: int = 7, idle_action: Sequence[float] | None = None, horizon: int = 8
+        self,
+        source: str,
+        action_space: ActionSpace | None = None,
+        action_dim: int | None = None,
+        idle_action: Sequence[float] | None = None,
+        horizon: int = 8,
     ) -> None:
+        if action_dim is None:
+            action_dim = action_space.dim if action_space is not None else 7
+        if idle_action is None and action_space is not None and action_space.dim == action_dim:
+            idle_action = action_space.idle
         root = Path(source)
         folder = root / DIR if (root / DIR).is_dir() else root
         if not folder.is_dir():

@@ -22,6 +22,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from vla_eval.conventions import ActionSpace, ControlMode, Gripper, Rotation, Units
 from vla_eval.policies.scripted.base import PerEnvExpert
 from vla_eval.policies.scripted.geometry import (
     box_footprint,
@@ -151,7 +152,16 @@ class EnvState:
 class LiberoScriptedExpert(PerEnvExpert):
     """Privileged pick-and-place expert for LIBERO (libero_object, libero_spatial, ...)."""
 
-    def __init__(self, action_dim: int = 7, gain: float = 20.0, max_attempts: int = 3, **_: Any) -> None:
+    def __init__(
+        self,
+        action_space: ActionSpace | None = None,
+        action_dim: int | None = None,
+        gain: float = 20.0,
+        max_attempts: int = 3,
+        **_: Any,
+    ) -> None:
+        if action_dim is None:
+            action_dim = action_space.dim if action_space is not None else 7
         if action_dim != 7:
             raise ValueError(f"the LIBERO expert acts in 7-D OSC_POSE, not {action_dim}-D")
         super().__init__()
@@ -163,7 +173,10 @@ class LiberoScriptedExpert(PerEnvExpert):
             name="scripted_libero",
             action_dim=7,
             horizon=1,
-            control_mode="OSC_POSE",
+            control_mode=ControlMode.DELTA_EEF,  # OSC_POSE
+            rotation=Rotation.AXIS_ANGLE,
+            gripper=Gripper.CLOSE_POSITIVE,
+            units=Units.NORMALIZED,
             cameras=(),
             needs_state=True,
             replan_steps=1,

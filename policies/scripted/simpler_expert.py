@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from vla_eval.conventions import ActionSpace, ControlMode, Gripper, Rotation, Units
 from vla_eval.policies.scripted.base import PerEnvExpert
 from vla_eval.policies.scripted.geometry import mat_to_rotvec
 from vla_eval.types import Observation, PolicySpec
@@ -85,8 +86,16 @@ class SimplerWidowXExpert(PerEnvExpert):
     FLIPS = ("", "x", "y", "rotation", "gripper")
 
     def __init__(
-        self, action_dim: int = 7, gain: float = 0.6, max_step: float = 0.03, flip: str = "", **_: Any
+        self,
+        action_space: ActionSpace | None = None,
+        action_dim: int | None = None,
+        gain: float = 0.6,
+        max_step: float = 0.03,
+        flip: str = "",
+        **_: Any,
     ) -> None:
+        if action_dim is None:
+            action_dim = action_space.dim if action_space is not None else 7
         if action_dim != 7:
             raise ValueError(f"the SimplerEnv WidowX expert acts in 7-D, not {action_dim}-D")
         if flip not in self.FLIPS:
@@ -98,8 +107,20 @@ class SimplerWidowXExpert(PerEnvExpert):
 
     def metadata(self) -> PolicySpec:
         name = "scripted_simpler" + (f"-flip-{self.flip}" if self.flip else "")
+        # The conventions it emits (SimplerEnv -v0 WidowX); a negative control leaves the one it
+        # breaks undeclared, so that it still runs and shows the failure.
         return PolicySpec(
-            name=name, action_dim=7, horizon=1, cameras=(), needs_state=True, replan_steps=1, privileged=True
+            name=name,
+            action_dim=7,
+            horizon=1,
+            control_mode=ControlMode.DELTA_EEF,
+            rotation=None if self.flip == "rotation" else Rotation.AXIS_ANGLE,
+            gripper=None if self.flip == "gripper" else Gripper.OPEN_POSITIVE,
+            units=Units.M_RAD,
+            cameras=(),
+            needs_state=True,
+            replan_steps=1,
+            privileged=True,
         )
 
     def new_state(self, episode_id: str) -> _State:

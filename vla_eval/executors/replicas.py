@@ -18,7 +18,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from vla_eval import wire
+from vla_eval import conventions, wire
 from vla_eval.executors.interfaces import PolicyCrashed
 from vla_eval.executors.local import open_log, spawn
 from vla_eval.executors.replica_core import (
@@ -95,7 +95,7 @@ class ProcessPolicy:
                 "--policy",
                 policy,
                 "--policy-args",
-                json.dumps(dict(policy_args)),
+                json.dumps(dict(policy_args), default=conventions.json_default),  # ActionSpace: tagged
             ],
             dict(env or {}),
             self._log,

@@ -290,6 +290,6 @@ def test_action_space_crosses_process_boundaries():
         0, "tests.toy_policies:SpaceEcho", policy_kwargs("tests.toy_policies:SpaceEcho", toy, {}), "echo"
     )
     try:
-        assert replica.metadata()["name"] == "ActionSpace:point2d:2:point_delta"
+        assert replica.metadata().name == "ActionSpace:point2d:2:point_delta"
     finally:
         replica.close()

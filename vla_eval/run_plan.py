@@ -66,7 +66,7 @@ class RunPlan:
         return config
 
     def loop_config(self, pspec: PolicySpec) -> LoopConfig:
-        p = self.suite.protocol
+        space = self.suite.protocol.action
         cfg = self.config
         replan = self.replan_steps(pspec)
         return LoopConfig(
@@ -74,10 +74,10 @@ class RunPlan:
             policy_spec=dataclasses.replace(pspec, replan_steps=replan),
             policy_label=self.policy,
             replan_steps=replan,
-            action_low=np.asarray(p.action_low, dtype=np.float32),
-            action_high=np.asarray(p.action_high, dtype=np.float32),
+            action_low=np.asarray(space.low, dtype=np.float32),
+            action_high=np.asarray(space.high, dtype=np.float32),
             reply_timeout_s=cfg.reply_timeout,
             max_retries=cfg.max_retries,
             batch_wait_s=None if cfg.batch_wait_ms is None else cfg.batch_wait_ms / 1000.0,
-            discrete=bool(p.extra.get("discrete_actions", False)),
+            discrete=space.discrete,
         )

@@ -453,3 +453,17 @@ def test_missing_urdf_error_names_the_file():
     with pytest.raises(KeyError):
         with missing_files_are_errors():
             raise KeyError("other failures pass through")
+
+
+def test_render_probe_refuses_sapien_without_a_vulkan_device():
+    """SAPIEN 2.2 builds its renderer without a usable device and exits 0, saying so on stderr:
+    that is no renderer (the first frame crashes), so the probe moves on to lavapipe."""
+    from vla_eval.suites.sapien_render import NO_DEVICE, probe_render
+
+    said = (
+        f"import sys; print('[svulkan2] [error] {NO_DEVICE}. CPU resources will be still available.', file=sys.stderr)"
+    )
+    ok, why = probe_render({}, said)
+    assert not ok and NO_DEVICE in why
+    assert probe_render({}, "print('renderer made')") == (True, "")
+    assert probe_render({}, "raise SystemExit(3)")[0] is False

@@ -33,6 +33,8 @@ SETUP_HINT = (
 # Child-process probes: creating the Vulkan device is what fails (or aborts) without a driver.
 PROBE_SAPIEN2 = "import sapien.core as sc; sc.SapienRenderer(offscreen_only=True)"
 PROBE_SAPIEN3 = "import sapien; sapien.render.RenderSystem()"
+# What SAPIEN prints when it found no Vulkan device it can use, yet carries on without rendering.
+NO_DEVICE = "Vulkan is incompatible with your driver"
 
 
 def lavapipe_dir() -> Path:
@@ -72,9 +74,12 @@ def probe_render(
         )
     except subprocess.TimeoutExpired:
         return False, "the SAPIEN render probe timed out"
-    if r.returncode == 0:
+    # SAPIEN 2.2 without a usable Vulkan device still builds its renderer ("CPU resources will be
+    # still available") and exits 0; it says so on stderr, and the first render then fails.
+    refused = [ln for ln in r.stderr.splitlines() if NO_DEVICE in ln]
+    if r.returncode == 0 and not refused:
         return True, ""
-    tail = (r.stderr.strip().splitlines() or [f"exit code {r.returncode}"])[-1]
+    tail = (refused or r.stderr.strip().splitlines() or [f"exit code {r.returncode}"])[-1]
     return False, tail
 
 

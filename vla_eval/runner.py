@@ -32,6 +32,7 @@ from typing import Any, Mapping, Sequence
 
 from vla_eval import outcomes
 from vla_eval.errors import SimulatorUnavailable, UsageError
+from vla_eval.executors.interfaces import EnvSlot, PolicyReplica
 from vla_eval.gpus import Placement, choose_gpus
 from vla_eval.ledger import Ledger, LedgerRow, result_row
 from vla_eval.policy import load_policy, parse_policy_args, resolve_policy_class
@@ -158,7 +159,7 @@ def plan(cfg: RunConfig) -> RunPlan:
 class PolicyReplicas:
     """The started replicas of the policy and where they run."""
 
-    replicas: tuple[Any, ...]  # each answers metadata(), reset, submit, collect, close
+    replicas: tuple[PolicyReplica, ...]
     placement: Placement
     cluster: Any = None  # the RayCluster with --executor ray
 
@@ -192,7 +193,7 @@ def start_policy(p: RunPlan, stack: contextlib.ExitStack) -> PolicyReplicas:
     return PolicyReplicas(tuple(started), placement)
 
 
-def check_policy(p: RunPlan, replicas: Sequence[Any]) -> PolicySpec:
+def check_policy(p: RunPlan, replicas: Sequence[PolicyReplica]) -> PolicySpec:
     """The policy's metadata, the same from every replica, checked against the suite."""
     specs = [r.metadata() for r in replicas]
     if any(s != specs[0] for s in specs[1:]):
@@ -276,7 +277,7 @@ def _ray_gpus(asked: str, available: int) -> int:
     return n
 
 
-def _start_slots(ex: Execution, n_workers: int) -> list[Any]:
+def _start_slots(ex: Execution, n_workers: int) -> list[EnvSlot]:
     """The env workers: Ray actors, one in-process slot, or worker processes (logs in OUT/logs)."""
     p, env = ex.plan, ex.probe["env"]
     if ex.replicas.cluster is not None:
@@ -314,7 +315,7 @@ def _run_episodes(ex: Execution, todo: list[EpisodeSpec], ledger: Ledger) -> boo
         from vla_eval.trajectory import TrajectoryRecorder
 
         trajectory_factory = lambda spec: TrajectoryRecorder(p.out, spec.episode_id)  # noqa: E731
-    slots: list[Any] = []
+    slots: list[EnvSlot] = []
     with _progress() as progress:
         bar = progress.add_task(p.suite.name, total=len(todo), sr="-", errors="")
 

@@ -58,6 +58,11 @@ class Protocol:
     def n_episodes(self) -> int:
         return sum(t.episodes for t in self.tasks)
 
+    @property
+    def base_suite(self) -> str:
+        """The suite this one is a variant of (see ``[variants]`` in protocol files), else itself."""
+        return str(self.extra.get("variant_of", self.suite))
+
 
 def load_protocols(path: Path) -> dict[str, Protocol]:
     """Read a protocol TOML file: one table per suite, shared keys under ``[defaults]``.
@@ -69,7 +74,7 @@ def load_protocols(path: Path) -> dict[str, Protocol]:
     doc = read_toml(path)
     defaults = doc.pop("defaults", {})
     out = {}
-    for suite, table in doc.items():
+    for suite, table in _with_variants(doc, path).items():
         d = {**defaults, **table}
         action = d.pop("action", None)
         if isinstance(defaults.get("action"), Mapping) and isinstance(table.get("action"), Mapping):
@@ -115,6 +120,34 @@ def load_protocols(path: Path) -> dict[str, Protocol]:
             raise UsageError(f"protocol {path} [{suite}]: {e}") from None
         out[suite] = Protocol(**core, tasks=tasks, action=space, extra=d)
     return out
+
+
+def _with_variants(doc: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The suite tables of a protocol file, plus one suite per (variant, member suite).
+
+    ``[variants.NAME]`` declares a named variant of some of the file's suites: ``suites`` (the
+    members), ``suffix`` (the variant suite is ``member + suffix``; default ``_NAME``) and keys that
+    override the member's (and the defaults') values, e.g. another reference loop's seed and scene
+    table. A variant suite is its member's protocol with those overrides; its ``variant`` and
+    ``variant_of`` (the member) are in ``Protocol.extra``.
+    """
+    doc = dict(doc)
+    variants = doc.pop("variants", {})
+    tables = dict(doc)
+    for vname, v in variants.items():
+        v = dict(v)
+        suffix = v.pop("suffix", f"_{vname}")
+        members = v.pop("suites", None)
+        if not isinstance(members, list) or not members:
+            raise UsageError(f"protocol {path} [variants.{vname}]: 'suites' must list the member suites")
+        for base in members:
+            if base not in doc:
+                raise UsageError(f"protocol {path} [variants.{vname}]: no suite {base!r} in this file")
+            name = f"{base}{suffix}"
+            if name in tables:
+                raise UsageError(f"protocol {path} [variants.{vname}]: suite {name!r} is declared twice")
+            tables[name] = {**doc[base], **v, "variant": vname, "variant_of": base}
+    return tables
 
 
 def episode_id(

@@ -9,6 +9,10 @@ bit for bit and the state as float32.
 
     python benchmarks/libero_conformance.py --suites libero_spatial,libero_10 --episodes 0,1,2,7 --workers 2
     python benchmarks/libero_conformance.py --suites libero_spatial --tasks 4 --kill-resume
+    python benchmarks/libero_conformance.py --suites libero_spatial_openvla,libero_10_openvla --tasks 3,4,8,9
+
+A ``*_openvla`` suite (the protocol's "openvla" variant) is compared with the same reference loop
+run as OpenVLA / OpenVLA-OFT's run_libero_eval.py runs it: numpy seeded with 7, then env.seed(0).
 
 ``--kill-resume`` also runs each task's harness episodes with one worker, kills the runner with
 SIGKILL after the first finished episode and resumes it, and checks the resumed episodes too.
@@ -94,7 +98,8 @@ def check_task(suite: str, task: int, episodes: list[int], workers: int, kill_re
     s = get_suite(suite)
     sel = ",".join(map(str, episodes))
     specs = {sp.episode_index: sp for sp in s.plan(str(task), sel, max_steps=1)}
-    reference = dict(reference_first_observations(suite, task, set(episodes)))
+    p = s.protocol  # a variant suite (e.g. libero_spatial_openvla) runs its member's tasks with its own seed
+    reference = dict(reference_first_observations(p.base_suite, task, set(episodes), seed=p.seed, global_seed=7))
     problems = []
     modes = [("2-worker" if workers > 1 else "1-worker", workers, 0)]
     if kill_resume:

@@ -39,9 +39,18 @@ def _quat2axisangle(quat: np.ndarray) -> np.ndarray:
 
 
 def reference_first_observations(
-    suite: str, task_id: int, episodes: set[int], seed: int = 7, policy_steps: int = 20
+    suite: str,
+    task_id: int,
+    episodes: set[int],
+    seed: int = 7,
+    policy_steps: int = 20,
+    global_seed: int | None = None,
 ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """Run the reference loop for one task over episodes 0..max(episodes) in order.
+
+    ``seed`` is the env's (``env.seed``), ``global_seed`` what the loop seeds numpy with first
+    (default: ``seed``). openpi seeds both with 7; OpenVLA / OpenVLA-OFT's ``run_libero_eval.py``
+    calls ``set_seed_everywhere(7)`` and then ``env.seed(0)`` in ``get_libero_env``.
 
     Yields (episode index, first observation the policy sees) for the requested episodes: the
     two 256x256 images rotated 180 degrees and the 8-D float64 state. Between episodes it takes
@@ -51,7 +60,7 @@ def reference_first_observations(
     from libero.libero import benchmark, get_libero_path
     from libero.libero.envs import OffScreenRenderEnv
 
-    np.random.seed(seed)
+    np.random.seed(seed if global_seed is None else global_seed)
     task_suite = benchmark.get_benchmark_dict()[suite]()
     task = task_suite.get_task(task_id)
     initial_states = task_suite.get_task_init_states(task_id)

@@ -33,6 +33,10 @@ EXPECTED = {
     "libero_goal": ("delta_eef", "axis_angle", "close_positive", "normalized"),
     "libero_10": ("delta_eef", "axis_angle", "close_positive", "normalized"),
     "libero_90": ("delta_eef", "axis_angle", "close_positive", "normalized"),
+    **{
+        f"{s}_openvla": ("delta_eef", "axis_angle", "close_positive", "normalized")
+        for s in ("libero_spatial", "libero_object", "libero_goal", "libero_10", "libero_90")
+    },
     "simpler_widowx": ("delta_eef", "axis_angle", "open_positive", "m_rad"),
     "simpler_google_vm": ("delta_eef", "axis_angle", "relative_close_positive", "m_rad"),
     "simpler_google_va": ("delta_eef", "axis_angle", "relative_close_positive", "m_rad"),

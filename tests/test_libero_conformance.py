@@ -5,7 +5,9 @@ nothing from the driver) and the harness, run through ``vla_eval.runner.run`` wi
 records what it is shown, must give the same first observation (both 256x256 cameras, bit for
 bit, and the 8-D state as float32) for an episode run alone in a fresh worker and for one run
 after another episode in a reused worker. libero_spatial task 4 is one of the tasks whose
-``seed(7) + reset()`` does not even repeat in a reused env. The full sweep over every suite is
+``seed(7) + reset()`` does not even repeat in a reused env. The protocol's "openvla" variant
+(OpenVLA / OpenVLA-OFT's loop: ``set_seed_everywhere(7)``, then ``env.seed(0)``) is checked the
+same way on its own scene table. The full sweep over every suite is
 ``benchmarks/libero_conformance.py``.
 """
 
@@ -66,6 +68,13 @@ def test_first_observations_equal_the_reference_loop_fresh_and_reused(tmp_path):
     assert compare(reference[0], reused[0]) == []
     # The scenes really differ between episodes (the comparison has something to catch).
     assert not np.array_equal(reference[0]["agentview"], reference[2]["agentview"])
+
+
+def test_the_openvla_variant_is_the_openvla_loop(tmp_path):
+    """Episode 2 of libero_spatial_openvla task 4, alone in a fresh worker, is the seed-0 loop's episode 2."""
+    reference = dict(reference_first_observations("libero_spatial", 4, {2}, seed=0, global_seed=7))
+    fresh = _harness(tmp_path, "openvla", "libero_spatial_openvla", 4, "2")
+    assert compare(reference[2], fresh[2]) == []
 
 
 def test_without_the_scene_table_episode_2_is_not_the_reference(tmp_path, monkeypatch):

@@ -44,6 +44,7 @@ DATA_FILES = {
     "vla_eval/suites/libero/protocol.toml",
     "vla_eval/suites/libero/env.toml",
     "vla_eval/suites/libero/scenes/openpi_seed7.npz",
+    "vla_eval/suites/libero/scenes/openvla_seed0.npz",
     "vla_eval/suites/toy/protocol.toml",
     "vla_eval/suites/robocasa/setup_env.sh",
     "vla_eval/suites/vlnce/protocol.toml",
@@ -97,7 +98,7 @@ def test_layout_of_this_tree():
             parts = init.parent.relative_to(ROOT / folder).parts
             assert ".".join((prefix, *parts)) in packages, init
     # suites/libero/scenes holds data only: a package of its own, so setuptools does not warn about it
-    assert package_data["vla_eval.suites.libero.scenes"] == ["openpi_seed7.npz"]
+    assert sorted(package_data["vla_eval.suites.libero.scenes"]) == ["openpi_seed7.npz", "openvla_seed0.npz"]
 
 
 def test_every_tracked_file_ships():

@@ -19,7 +19,7 @@ SUITE_EMBODIMENTS: dict[str, str] = {
     "libero_object": "franka_libero",
     "libero_goal": "franka_libero",
     "libero_10": "franka_libero",
-    "libero_90": "franka_libero",
+    "libero_90": "franka_libero",  # (and the *_openvla variants of the LIBERO suites: see embodiment_for)
     "simpler_widowx": "widowx_bridge",
     "simpler_widowx_ms3": "widowx_bridge",
     "robocasa_gr1": "gr1_arms_waist_fourier_hands",
@@ -175,4 +175,6 @@ def embodiment_for(name_or_suite: str) -> str:
     """An embodiment name, or a suite name mapped to its embodiment."""
     if name_or_suite.startswith("domino"):
         return SUITE_EMBODIMENTS["domino"]
+    if name_or_suite.startswith("libero_") and name_or_suite.endswith("_openvla"):
+        return SUITE_EMBODIMENTS["libero_spatial"]
     return SUITE_EMBODIMENTS.get(name_or_suite, name_or_suite)

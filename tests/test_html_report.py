@@ -24,7 +24,7 @@ def build(tmp_path: Path) -> tuple[Path, dict]:
     dirs = []
     srs = {"libero_spatial": (40, 50), "libero_object": (49, 50), "libero_goal": (30, 50), "libero_10": (10, 50)}
     for s, (k, n) in srs.items():
-        dirs.append(make_run(tmp_path / "runs" / s, s, {0: counts(k, n)}, policy="mine", reproduces="OpenVLA-OFT"))
+        dirs.append(make_run(tmp_path / "runs" / s, s, {0: counts(k, n)}, policy="mine", reproduces="pi0"))
     other = make_run(tmp_path / "runs" / "other", "libero_spatial", {0: counts(25, 50)}, policy="theirs")
     toy = make_run(tmp_path / "runs" / "toy", "toy_reach", {0: counts(3, 4), 1: ["error", False]}, policy="mine")
     rows = episode_rows("libero_spatial", {0: counts(40, 50)})

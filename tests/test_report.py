@@ -485,6 +485,23 @@ def test_cli_reproduces_from_run_json_and_flag(tmp_path, capsys):
     assert_usage_error(code, err, "no reference rows for method 'nobody'")
 
 
+def test_rows_of_another_setting_are_marked_without_a_reproduction(tmp_path, capsys):
+    """OpenVLA-OFT's LIBERO numbers beside a run of openpi's loop: marked in the tables and the boards."""
+    d = write_run(tmp_path / "openpi", libero_rows("libero_spatial", 485), policy="mine")
+    other = write_run(tmp_path / "other", libero_rows("libero_spatial", 400), policy="theirs")
+    code, out, _ = cli(capsys, "report", str(d), str(other))
+    assert code == 0
+    md = (d / "report.md").read_text()
+    why = "not comparable: the OpenVLA loop's episodes (env seed 0: other fixture poses): suite libero_spatial_openvla"
+    assert f"| all | OpenVLA-OFT | SR | 97.6 |  | {why} |" in md
+    assert "| all | pi0 | SR | 96.8 |  |  |" in md  # openpi's own numbers: no mark
+    board = out[out.index("leaderboard: SR") :]
+    assert "97.6†" in board and "96.8†" not in board and "† published for another setting" in board
+    code, out, _ = cli(capsys, "report", str(d), str(other), "--format", "html", "--output", str(tmp_path / "b.html"))
+    html = (tmp_path / "b.html").read_text()
+    assert code == 0 and "97.6†" in html and "published for another setting" in html
+
+
 def test_cli_leaderboard_over_four_suite_dirs(tmp_path, capsys):
     ks = {"libero_spatial": 485, "libero_object": 490, "libero_goal": 470, "libero_10": 450}
     dirs = [str(write_run(tmp_path / s, libero_rows(f"{s}_openvla", k), policy="mine")) for s, k in ks.items()]

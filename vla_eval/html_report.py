@@ -18,7 +18,19 @@ from typing import Any, Sequence
 
 from vla_eval import aggregation as agg
 from vla_eval import outcomes
-from vla_eval.render import Entry, _ci, _ours, _pct, benchmarks_of, fmt_metric, fmt_published, suite_order
+from vla_eval.render import (
+    OTHER_SETTING,
+    OTHER_SETTING_NOTE,
+    Entry,
+    _ci,
+    _ours,
+    _pct,
+    benchmarks_of,
+    board_published,
+    fmt_metric,
+    fmt_published,
+    suite_order,
+)
 
 BAR_W = 300  # px for 100 %
 BAR_H = 14
@@ -180,7 +192,7 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
     for e in entries:
         for x in e.report.reference:
             if x.metric == "SR" and not x.task and x.published != "":
-                pub.setdefault(x.method, {})[x.suite] = fmt_published("SR", x.published)
+                pub.setdefault(x.method, {})[x.suite] = board_published(x)
     for m, vals in pub.items():
         out.append(
             f'<tr class="ref"><td>{_e(m)} <small>(published)</small></td>'
@@ -188,6 +200,8 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
             + "</tr>"
         )
     out.append("</table>")
+    if any(OTHER_SETTING in v for vals in pub.values() for v in vals.values()):
+        out.append(f"<p><small>{_e(OTHER_SETTING_NOTE)}</small></p>")
 
     # per suite
     for s in suites:
@@ -245,7 +259,7 @@ def render(entries: Sequence[Entry], html_path: Path, title: str = "vla-eval lea
                         out.append(
                             f'<tr class="ref"><td class="task">published</td><td class="run" '
                             f'title="training protocol: {_e(x.training_protocol)}">{_e(x.method)}</td><td></td>'
-                            f'<td class="num">{_e(fmt_published("SR", x.published))}</td><td></td>'
+                            f'<td class="num">{_e(board_published(x))}</td><td></td>'
                             f"<td></td><td>{bar_svg(p, float('nan'), float('nan'), REF_COLOR, css_class='bar ref')}"
                             "</td>"
                             f'<td><small title="{_e(x.source)}">{_e(x.source.split(" (")[0])}</small></td></tr>'

@@ -72,6 +72,24 @@ def fmt_published(metric: str, value: Any) -> str:
     return f"{v:.1f}" if round(v, 1) == v else f"{v:g}"
 
 
+OTHER_SETTING = "†"
+OTHER_SETTING_NOTE = (
+    "† published for another setting than the suite as run here (see its comparable_to in results/reference)"
+)
+
+
+def shown_verdict(x: ReferenceLine) -> str:
+    """A reference row's verdict; a row that measures another setting says so even when nothing reproduces it."""
+    if x.verdict:
+        return x.verdict
+    return f"not comparable: {x.comparable_to}" if x.comparable_to else ""
+
+
+def board_published(x: ReferenceLine) -> str:
+    """A published SR for a leaderboard cell, marked when the row measures another setting."""
+    return fmt_published("SR", x.published) + (OTHER_SETTING if x.comparable_to else "")
+
+
 def suite_order(names: Iterable[str], benchmarks: Iterable[agg.Benchmark] = ()) -> list[str]:
     """Suites in the order of the benchmark rows that declare them (LIBERO spatial, object, goal, 10,
     then the average), others by name."""
@@ -143,7 +161,7 @@ def to_markdown(report: Report) -> str:
         for x in report.reference:
             text += (
                 f"| {x.suite} | {x.split} | {x.task or 'all'} | {x.method} | {x.metric or '-'} | "
-                f"{fmt_published(x.metric, x.published)} | {_ours(x)} | {x.verdict or ''} | "
+                f"{fmt_published(x.metric, x.published)} | {_ours(x)} | {shown_verdict(x)} | "
                 f"{x.training_protocol} | {x.source} |\n"
             )
     text += failed_markdown(report.failed)
@@ -300,7 +318,7 @@ def print_table(report: Report, title: str, console=None) -> None:
         ]:
             t.add_column(col, justify=just)
         for x in report.reference:
-            v = x.verdict or ""
+            v = shown_verdict(x)
             style = "green" if v.startswith("reproduced") else ("red" if v.startswith("not reproduced") else None)
             src = x.source.split(" (")[0] if x.source else ""
             suite = x.suite + (f" / {x.task}" if x.task else "")
@@ -401,7 +419,7 @@ def print_leaderboard(entries: Sequence[Entry], console=None) -> None:
     for e in entries:
         for x in e.report.reference:
             if x.suite in cols and x.metric == "SR" and not x.task and x.published != "":
-                published.setdefault(f"{x.method} (published)", {})[x.suite] = fmt_published("SR", x.published)
+                published.setdefault(f"{x.method} (published)", {})[x.suite] = board_published(x)
     for m, vals in published.items():
         body.append((m, [vals.get(c, "") for c in cols], "dim"))
     widths = [max([len("method")] + [len(b[0]) for b in body])] + [
@@ -415,4 +433,6 @@ def print_leaderboard(entries: Sequence[Entry], console=None) -> None:
         t.add_column(c, no_wrap=True)
     for label, cells, style in body:
         t.add_row(label, *cells, style=style)
+    if any(OTHER_SETTING in cell for _, cells, _ in body for cell in cells):
+        t.caption, t.caption_justify = OTHER_SETTING_NOTE, "left"
     console.print(t)

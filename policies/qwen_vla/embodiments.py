@@ -19,7 +19,7 @@ SUITE_EMBODIMENTS: dict[str, str] = {
     "libero_object": "franka_libero",
     "libero_goal": "franka_libero",
     "libero_10": "franka_libero",
-    "libero_90": "franka_libero",  # (and the *_openvla variants of the LIBERO suites: see embodiment_for)
+    "libero_90": "franka_libero",
     "simpler_widowx": "widowx_bridge",
     "simpler_widowx_ms3": "widowx_bridge",
     "robocasa_gr1": "gr1_arms_waist_fourier_hands",
@@ -172,9 +172,12 @@ TEMPLATES: dict[str, dict[str, Any]] = {
 
 
 def embodiment_for(name_or_suite: str) -> str:
-    """An embodiment name, or a suite name mapped to its embodiment."""
+    """An embodiment name, or a suite name (a protocol variant's too) mapped to its embodiment."""
     if name_or_suite.startswith("domino"):
         return SUITE_EMBODIMENTS["domino"]
-    if name_or_suite.startswith("libero_") and name_or_suite.endswith("_openvla"):
-        return SUITE_EMBODIMENTS["libero_spatial"]
+    if name_or_suite not in SUITE_EMBODIMENTS:
+        from vla_eval.suite import SUITES, get_suite
+
+        if name_or_suite in SUITES.names():  # e.g. libero_spatial_openvla: the suite it is a variant of
+            name_or_suite = get_suite(name_or_suite).protocol.base_suite
     return SUITE_EMBODIMENTS.get(name_or_suite, name_or_suite)
